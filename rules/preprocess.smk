@@ -1,0 +1,23 @@
+rule preprocess:
+    input:
+        **raw_files(),
+        code=library("atomic", "idx", "data"),
+    output:
+        train=results("data", "train.npz"),
+        test=results("data", "test.npz"),
+    params:
+        md5={key: config["dataset"]["files"][key]["md5"] for key in RAW_KEYS},
+        n_classes=n_classes(),
+        validation_fraction=config["preprocess"]["validation_fraction"],
+        split_seed=config["preprocess"]["split_seed"],
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    log:
+        "logs/{dataset}/preprocess.log",
+    benchmark:
+        "benchmarks/{dataset}/preprocess.tsv"
+    conda:
+        "../envs/base.yaml"
+    script:
+        "../scripts/preprocess.py"

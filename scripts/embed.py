@@ -1,0 +1,33 @@
+"""Encode train and test, and measure reconstruction MSE per split (rule `embed`)."""
+
+import os
+
+import numpy as np
+
+from saepipe.atomic import save_json, save_npy, save_npz
+from saepipe.data import load_split
+from saepipe.logs import logged_step
+
+with logged_step(snakemake.log[0]) as log:
+    import keras
+
+    from saepipe import model as sae
+
+    sae.seed_everything(0, threads=min(snakemake.threads, os.cpu_count() or 1))
+    autoencoder = keras.saving.load_model(snakemake.input.model)
+    mse = {}
+    for split in ("train", "test"):
+        data = load_split(snakemake.input[split])
+        codes = sae.encode(autoencoder, data["x"])
+        reconstructions = sae.decode(autoencoder, codes)
+        mse[split] = float(np.mean((reconstructions - data["x"]) ** 2))
+        save_npy(snakemake.output[split], codes)
+        log.info("%s: %d codes of %d dims, reconstruction MSE %.6f", split, *codes.shape, mse[split])
+    n = snakemake.params.n_examples
+    save_npz(
+        snakemake.output.examples,
+        originals=data["x"][:n],
+        reconstructions=reconstructions[:n],
+        image_shape=data["image_shape"],
+    )
+    save_json(snakemake.output.mse, mse)

@@ -1,0 +1,41 @@
+"""Score the clusters against the true labels (rule `evaluate`): metrics.json and a tidy table."""
+
+import json
+
+import numpy as np
+import pandas as pd
+
+from saepipe.atomic import atomic_path, save_json
+from saepipe.data import load_split
+from saepipe.logs import logged_step
+from saepipe.metrics import cluster_scores, contingency
+
+with logged_step(snakemake.log[0]) as log:
+    inputs, params = snakemake.input, snakemake.params
+    labels = {split: load_split(inputs[split])["y"] for split in ("train", "test")}
+    clusters = {split: np.load(inputs[f"{split}_clusters"]) for split in ("train", "test")}
+    scores = cluster_scores(labels["train"], clusters["train"], labels["test"], clusters["test"],
+                            params.n_classes, params.n_clusters)
+    mse = json.loads(open(inputs.mse).read())
+    for split in ("train", "test"):
+        scores[split]["reconstruction_mse"] = mse[split]
+    save_json(snakemake.output.metrics, scores)
+
+    rows = [
+        {"split": split, "metric": metric, "value": value}
+        for split in ("train", "test")
+        for metric, value in scores[split].items()
+    ]
+    rows.append({"split": "train", "metric": "majority_distinct_labels",
+                 "value": scores["majority_distinct_labels"]})
+    with atomic_path(snakemake.output.table) as tmp:
+        pd.DataFrame(rows).to_csv(tmp, sep="\t", index=False)
+
+    table = contingency(labels["test"], clusters["test"], params.n_classes, params.n_clusters)
+    with atomic_path(snakemake.output.confusion) as tmp:
+        pd.DataFrame(table, columns=[f"cluster_{c}" for c in range(params.n_clusters)]).rename_axis(
+            "true_label").to_csv(tmp, sep="\t")
+    test = scores["test"]
+    log.info("test: accuracy %.4f (majority map, %d distinct labels), %.4f (Hungarian), NMI %.4f, ARI %.4f",
+             test["accuracy_majority"], scores["majority_distinct_labels"], test["accuracy_hungarian"],
+             test["nmi"], test["ari"])

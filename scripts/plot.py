@@ -1,0 +1,58 @@
+"""Draw the figure that the calling rule names (rules `plot_*`)."""
+
+import json
+
+import numpy as np
+import pandas as pd
+
+from saepipe import figures
+from saepipe.data import load_split
+from saepipe.logs import logged_step
+
+
+def training_curves(inputs, params, output):
+    history = pd.read_csv(inputs.history)
+    figures.plot_training_curves({c: history[c].tolist() for c in history if c != "epoch"}, output)
+
+
+def reconstructions(inputs, params, output):
+    with np.load(inputs.examples) as ex:
+        figures.plot_image_rows([ex["originals"], ex["reconstructions"]], ["original", "reconstructed"],
+                                tuple(ex["image_shape"]), output, title="Test images and their reconstructions")
+
+
+def centroids(inputs, params, output):
+    images = np.load(inputs.images)
+    mapping = json.loads(open(inputs.metrics).read())["majority_mapping"]
+    titles = [f"c{c}\u2192{params.class_names[m] if m >= 0 else '-'}" for c, m in enumerate(mapping)]
+    figures.plot_image_rows([images.reshape(len(images), -1)], ["decoded centre"], images.shape[1:], output,
+                            column_titles=titles, title="KMeans cluster centres through the decoder")
+
+
+def confusion_matrix(inputs, params, output):
+    table = pd.read_csv(inputs.confusion, sep="\t", index_col=0).to_numpy()
+    metrics = json.loads(open(inputs.metrics).read())
+    accuracy = metrics["test"]["accuracy_hungarian"]
+    figures.plot_confusion(table, params.class_names, metrics["hungarian_mapping"], output,
+                           title=f"Test set: true label vs cluster (Hungarian accuracy {accuracy:.3f})")
+
+
+def embedding_map(inputs, params, output):
+    codes, clusters = np.load(inputs.codes), np.load(inputs.clusters)
+    labels = load_split(inputs.test)["y"]
+    rng = np.random.default_rng(params.seed)
+    sample = np.sort(rng.permutation(len(codes))[: params.n_points])
+    points = figures.embed_2d(codes[sample], params.method, params.seed)
+    figures.plot_embedding_map(points, clusters[sample], labels[sample], params.class_names, output, params.method)
+
+
+def code_activations(inputs, params, output):
+    figures.plot_code_activations(np.load(inputs.codes), output)
+
+
+PLOTS = {f"plot_{f.__name__}": f for f in
+         (training_curves, reconstructions, centroids, confusion_matrix, embedding_map, code_activations)}
+
+with logged_step(snakemake.log[0]) as log:
+    PLOTS[snakemake.rule](snakemake.input, snakemake.params, snakemake.output[0])
+    log.info("wrote %s", snakemake.output[0])

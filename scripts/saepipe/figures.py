@@ -1,0 +1,148 @@
+"""The workflow's figures; each function takes arrays and writes one PNG."""
+
+from __future__ import annotations
+
+import os
+from typing import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display on cluster nodes and CI
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from .atomic import atomic_path  # noqa: E402
+
+
+def _save(fig: plt.Figure, path: str | os.PathLike) -> None:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+
+
+def plot_training_curves(history: dict[str, Sequence[float]], path: str | os.PathLike) -> None:
+    """Training and validation loss per epoch (log scale)."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for key in sorted(history):
+        if key.endswith("loss"):
+            values = np.asarray(history[key], dtype=float)
+            ax.plot(np.arange(1, len(values) + 1), values, marker="o", ms=3, label=key)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss (MSE + sparsity penalty)")
+    ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    ax.set_title("Autoencoder training")
+    _save(fig, path)
+
+
+def plot_image_rows(
+    rows: Sequence[np.ndarray],
+    row_titles: Sequence[str],
+    image_shape: Sequence[int],
+    path: str | os.PathLike,
+    column_titles: Sequence[str] | None = None,
+    title: str = "",
+) -> None:
+    """A grid of images: one row per array in `rows` (each (n, pixels))."""
+    n_cols = max(len(r) for r in rows)
+    fig, axes = plt.subplots(len(rows), n_cols, figsize=(1.1 * n_cols, 1.25 * len(rows)), squeeze=False)
+    for r, (images, row_title) in enumerate(zip(rows, row_titles)):
+        for c in range(n_cols):
+            ax = axes[r, c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c < len(images):
+                ax.imshow(np.asarray(images[c]).reshape(image_shape), cmap="gray", vmin=0, vmax=1)
+            else:
+                ax.axis("off")
+            if r == 0 and column_titles is not None and c < len(column_titles):
+                ax.set_title(column_titles[c], fontsize=8)
+        axes[r, 0].set_ylabel(row_title, fontsize=8)
+    if title:
+        fig.suptitle(title)
+    _save(fig, path)
+
+
+def plot_confusion(
+    table: np.ndarray,
+    class_names: Sequence[str],
+    cluster_to_label: Sequence[int],
+    path: str | os.PathLike,
+    title: str = "",
+) -> None:
+    """True label x cluster counts, clusters ordered by the label they map to."""
+    mapping = np.asarray(cluster_to_label)
+    order = np.argsort(np.where(mapping < 0, len(class_names), mapping), kind="stable")
+    shown = table[:, order]
+    fig, ax = plt.subplots(figsize=(0.55 * shown.shape[1] + 2, 0.5 * shown.shape[0] + 1.5))
+    im = ax.imshow(shown, cmap="Blues")
+    for (i, j), count in np.ndenumerate(shown):
+        ax.text(j, i, str(count), ha="center", va="center", fontsize=6,
+                color="white" if count > shown.max() / 2 else "black")
+    ax.set_xticks(range(shown.shape[1]))
+    ax.set_xticklabels(
+        [f"c{c}\u2192{class_names[mapping[c]] if mapping[c] >= 0 else '-'}" for c in order],
+        rotation=90, fontsize=7,
+    )
+    ax.set_yticks(range(len(class_names)))
+    ax.set_yticklabels(class_names, fontsize=7)
+    ax.set_xlabel("cluster \u2192 mapped label")
+    ax.set_ylabel("true label")
+    ax.set_title(title)
+    fig.colorbar(im, ax=ax, shrink=0.8)
+    _save(fig, path)
+
+
+def embed_2d(codes: np.ndarray, method: str, seed: int) -> np.ndarray:
+    """A 2-D map of the codes: `pca` (fast, linear) or `tsne` (slower, shows local structure)."""
+    from sklearn.decomposition import PCA
+    from sklearn.manifold import TSNE
+
+    if codes.shape[1] <= 2:
+        return np.pad(codes, ((0, 0), (0, 2 - codes.shape[1])))
+    if method == "pca":
+        return PCA(n_components=2, random_state=seed).fit_transform(codes)
+    perplexity = float(min(30, max(2, (len(codes) - 1) // 3)))
+    return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(codes)
+
+
+def plot_embedding_map(
+    points: np.ndarray,
+    clusters: np.ndarray,
+    labels: np.ndarray,
+    class_names: Sequence[str],
+    path: str | os.PathLike,
+    method: str,
+) -> None:
+    """The same 2-D map twice: coloured by KMeans cluster, and by true label."""
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5.5))
+    for ax, colours, name in ((axes[0], clusters, "KMeans cluster"), (axes[1], labels, "true label")):
+        scatter = ax.scatter(points[:, 0], points[:, 1], c=colours, cmap="tab10" if colours.max() < 10 else "tab20",
+                             s=3, alpha=0.7, linewidths=0)
+        ax.set_title(f"test embeddings ({method}), coloured by {name}")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        handles, _ = scatter.legend_elements(num=None)
+        values = np.unique(colours)
+        names = [class_names[v] if name == "true label" else f"c{v}" for v in values]
+        ax.legend(handles, names, fontsize=7, markerscale=1.5, loc="best", ncol=2)
+    _save(fig, path)
+
+
+def plot_code_activations(codes: np.ndarray, path: str | os.PathLike, zero_tol: float = 1e-3) -> None:
+    """How sparse the code really is: all activations, and per unit the share of near-zero values."""
+    near_zero = np.mean(np.abs(codes) <= zero_tol, axis=0)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    axes[0].hist(codes.ravel(), bins=100, color="tab:blue")
+    axes[0].set_yscale("log")
+    axes[0].set_xlabel("activation")
+    axes[0].set_ylabel("count")
+    axes[0].set_title(f"all code activations ({np.mean(np.abs(codes) <= zero_tol):.1%} within {zero_tol:g} of 0)")
+    axes[1].bar(np.arange(codes.shape[1]), near_zero, color="tab:orange")
+    axes[1].set_ylim(0, 1)
+    axes[1].set_xlabel("code unit")
+    axes[1].set_ylabel(f"share of |activation| <= {zero_tol:g}")
+    dead = int(np.sum(near_zero >= 0.999))
+    axes[1].set_title(f"near-zero share per unit ({dead} dead of {codes.shape[1]})")
+    _save(fig, path)

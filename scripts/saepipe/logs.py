@@ -1,0 +1,38 @@
+"""Send a step's logging, warnings and uncaught errors to its Snakemake log file."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+from typing import Iterator
+
+log = logging.getLogger("saepipe")
+
+
+@contextlib.contextmanager
+def logged_step(log_path: str | os.PathLike) -> Iterator[logging.Logger]:
+    """Log to `log_path` (and stderr); an exception is written there as one clear line, then re-raised.
+
+    The step's stderr (TensorFlow's chatter included) is appended to the same file.
+    """
+    os.makedirs(os.path.dirname(os.path.abspath(log_path)), exist_ok=True)
+    handler = logging.FileHandler(log_path, mode="w")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    console = logging.StreamHandler(sys.stderr)
+    console.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.setLevel(logging.INFO)
+    root.addHandler(handler)
+    root.addHandler(console)
+    logging.captureWarnings(True)
+    try:
+        yield log
+    except Exception as err:
+        log.error("%s: %s", type(err).__name__, err)
+        raise
+    finally:
+        root.removeHandler(handler)
+        root.removeHandler(console)
+        handler.close()

@@ -1,0 +1,177 @@
+"""The sparse autoencoder: one builder from config values to a compiled Keras model."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Sequence
+
+import keras
+import numpy as np
+from keras import ops
+
+log = logging.getLogger(__name__)
+
+
+@keras.saving.register_keras_serializable(package="saepipe")
+class KLSparsity(keras.regularizers.Regularizer):
+    """The classic sparse-autoencoder penalty: beta * sum_j KL(rho || mean activation of unit j).
+
+    Needs activations in (0, 1), so the code layer uses a sigmoid with it.
+    """
+
+    def __init__(self, rho: float = 0.05, beta: float = 1.0):
+        self.rho = float(rho)
+        self.beta = float(beta)
+
+    def __call__(self, activations):
+        rho_hat = ops.clip(ops.mean(activations, axis=0), 1e-7, 1.0 - 1e-7)
+        rho = self.rho
+        kl = rho * ops.log(rho / rho_hat) + (1.0 - rho) * ops.log((1.0 - rho) / (1.0 - rho_hat))
+        return self.beta * ops.sum(kl)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"rho": self.rho, "beta": self.beta}
+
+
+def sparsity_regularizer(kind: str, weight: float, rho: float) -> keras.regularizers.Regularizer | None:
+    """`none`, `l1` (weight * sum |code|, averaged over the batch) or `kl` (weight is beta)."""
+    if kind == "none" or weight == 0:
+        return None
+    if kind == "l1":
+        return keras.regularizers.L1(weight)
+    if kind == "kl":
+        return KLSparsity(rho=rho, beta=weight)
+    raise ValueError(f"model.sparsity.kind: unknown penalty {kind!r} (expected none, l1 or kl)")
+
+
+def build_autoencoder(
+    input_dim: int,
+    hidden_units: Sequence[int],
+    embedding_dim: int,
+    activation: str = "relu",
+    embedding_activation: str = "linear",
+    output_activation: str = "sigmoid",
+    sparsity: str = "l1",
+    sparsity_weight: float = 1e-5,
+    sparsity_target: float = 0.05,
+    input_noise: float = 0.0,
+) -> tuple[keras.Model, keras.Model, keras.Model]:
+    """Build (autoencoder, encoder, decoder); the decoder mirrors the encoder's hidden layers.
+
+    `input_noise` drops that fraction of input pixels during training only (a denoising AE),
+    which makes the code more robust and its clusters cleaner.
+    """
+    inputs = keras.Input(shape=(input_dim,), name="image")
+    h = keras.layers.Dropout(input_noise, name="input_noise")(inputs) if input_noise > 0 else inputs
+    for i, units in enumerate(hidden_units):
+        h = keras.layers.Dense(units, activation=activation, name=f"encoder_{i}")(h)
+    code = keras.layers.Dense(
+        embedding_dim,
+        activation=embedding_activation,
+        activity_regularizer=sparsity_regularizer(sparsity, sparsity_weight, sparsity_target),
+        name="code",
+    )(h)
+    encoder = keras.Model(inputs, code, name="encoder")
+
+    code_in = keras.Input(shape=(embedding_dim,), name="code_in")
+    h = code_in
+    for i, units in enumerate(reversed(hidden_units)):
+        h = keras.layers.Dense(units, activation=activation, name=f"decoder_{i}")(h)
+    outputs = keras.layers.Dense(input_dim, activation=output_activation, name="reconstruction")(h)
+    decoder = keras.Model(code_in, outputs, name="decoder")
+
+    autoencoder = keras.Model(inputs, decoder(encoder(inputs)), name="sparse_autoencoder")
+    return autoencoder, encoder, decoder
+
+
+def make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimizer:
+    optimizers = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD,
+                  "rmsprop": keras.optimizers.RMSprop, "adamw": keras.optimizers.AdamW}
+    if name not in optimizers:
+        raise ValueError(f"model.optimizer: unknown optimizer {name!r} (expected one of {sorted(optimizers)})")
+    return optimizers[name](learning_rate=learning_rate)
+
+
+def encoder_of(autoencoder: keras.Model) -> keras.Model:
+    return autoencoder.get_layer("encoder")
+
+
+def decoder_of(autoencoder: keras.Model) -> keras.Model:
+    return autoencoder.get_layer("decoder")
+
+
+def seed_everything(seed: int, threads: int) -> None:
+    """Same seed, same machine, same numbers: seeded RNGs, deterministic ops, fixed threads."""
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+
+
+class EpochLogger(keras.callbacks.Callback):
+    """Log one line per epoch, so a user tailing the log sees where training is."""
+
+    def __init__(self, epochs: int):
+        super().__init__()
+        self.epochs = epochs
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        values = " ".join(f"{k}={v:.6f}" for k, v in sorted((logs or {}).items()))
+        log.info("epoch %d/%d %s", epoch + 1, self.epochs, values)
+
+
+class StopOnNaN(keras.callbacks.Callback):
+    """Stop with a clear message when the loss becomes NaN or infinite."""
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        loss = (logs or {}).get("loss")
+        if loss is not None and not np.isfinite(loss):
+            raise FloatingPointError(
+                f"training loss became {loss} at batch {batch}: the learning rate "
+                "(model.learning_rate) may be too high; no model was written"
+            )
+
+
+def train_autoencoder(
+    autoencoder: keras.Model,
+    x_train: np.ndarray,
+    x_val: np.ndarray | None,
+    optimizer: keras.optimizers.Optimizer,
+    batch_size: int,
+    epochs: int,
+    patience: int,
+    seed: int,
+) -> dict[str, list[float]]:
+    """Fit on reconstruction MSE (plus the sparsity penalty); early-stop on validation loss."""
+    autoencoder.compile(optimizer=optimizer, loss="mse")
+    has_val = x_val is not None and len(x_val) > 0
+    callbacks: list[keras.callbacks.Callback] = [EpochLogger(epochs), StopOnNaN()]
+    if patience > 0:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor="val_loss" if has_val else "loss",
+                patience=patience,
+                restore_best_weights=True,
+            )
+        )
+    history = autoencoder.fit(
+        x_train,
+        x_train,
+        validation_data=(x_val, x_val) if has_val else None,
+        batch_size=batch_size,
+        epochs=epochs,
+        shuffle=True,
+        callbacks=callbacks,
+        verbose=0,
+    )
+    return {k: [float(v) for v in vs] for k, vs in history.history.items()}
+
+
+def encode(autoencoder: keras.Model, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+    return encoder_of(autoencoder).predict(x, batch_size=batch_size, verbose=0)
+
+
+def decode(autoencoder: keras.Model, codes: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+    return decoder_of(autoencoder).predict(codes, batch_size=batch_size, verbose=0)

@@ -1,0 +1,48 @@
+"""Train the sparse autoencoder (rule `train`): the model file and its per-epoch history."""
+
+import os
+
+import pandas as pd
+
+from saepipe.atomic import atomic_path
+from saepipe.data import load_split
+from saepipe.logs import logged_step
+
+with logged_step(snakemake.log[0]) as log:
+    from saepipe import model as sae
+
+    cfg, seed = snakemake.params.model, snakemake.params.seed
+    # A cluster node reports all its CPUs; use no more than the job was given.
+    sae.seed_everything(seed, threads=min(snakemake.threads, os.cpu_count() or 1))
+    data = load_split(snakemake.input.train)
+    x, is_val = data["x"], data["is_validation"]
+    log.info("training on %d images, validating on %d", int((~is_val).sum()), int(is_val.sum()))
+    sparsity = cfg["sparsity"]
+    autoencoder, _, _ = sae.build_autoencoder(
+        input_dim=x.shape[1],
+        hidden_units=cfg["hidden_units"],
+        embedding_dim=cfg["embedding_dim"],
+        activation=cfg["activation"],
+        embedding_activation=cfg["embedding_activation"],
+        sparsity=sparsity["kind"],
+        sparsity_weight=sparsity["weight"],
+        sparsity_target=sparsity["target"],
+        input_noise=cfg["input_noise"],
+    )
+    history = sae.train_autoencoder(
+        autoencoder,
+        x[~is_val],
+        x[is_val],
+        optimizer=sae.make_optimizer(cfg["optimizer"], cfg["learning_rate"]),
+        batch_size=cfg["batch_size"],
+        epochs=cfg["epochs"],
+        patience=cfg["early_stopping_patience"],
+        seed=seed,
+    )
+    with atomic_path(snakemake.output.history) as tmp:
+        frame = pd.DataFrame(history)
+        frame.insert(0, "epoch", range(1, len(frame) + 1))
+        frame.to_csv(tmp, index=False)
+    with atomic_path(snakemake.output.model) as tmp:
+        autoencoder.save(tmp)
+    log.info("trained %d epochs; model written to %s", len(frame), snakemake.output.model)

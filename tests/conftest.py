@@ -1,0 +1,139 @@
+"""Fixtures: tiny IDX datasets, a loopback HTTP mirror, and a runner for real `snakemake`."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import http.server
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "scripts"))
+
+from saepipe.idx import read_bytes, write_idx  # noqa: E402
+
+TINY_FILES = {
+    "train_images": "tiny-train-images-idx3-ubyte.gz",
+    "train_labels": "tiny-train-labels-idx1-ubyte.gz",
+    "test_images": "tiny-t10k-images-idx3-ubyte.gz",
+    "test_labels": "tiny-t10k-labels-idx1-ubyte.gz",
+}
+N_CLASSES = 4
+SHAPE = (12, 12)
+
+
+def tiny_images(labels: np.ndarray, seed: int) -> np.ndarray:
+    """Each class is a bright bar in its own place and direction, plus noise: easy to cluster."""
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 40, size=(len(labels), *SHAPE)).astype(np.int64)
+    for i, label in enumerate(labels):
+        offset = 2 + 4 * (label // 2) + rng.integers(-1, 2)
+        if label % 2 == 0:
+            images[i, offset : offset + 3, 1:-1] += 200
+        else:
+            images[i, 1:-1, offset : offset + 3] += 200
+    return np.clip(images, 0, 255).astype(np.uint8)
+
+
+def make_tiny_dataset(folder: Path, n_train: int = 320, n_test: int = 80, seed: int = 0) -> dict:
+    """Write four tiny IDX files into `folder`; return the config's `files` block for them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    arrays = {}
+    for split, n in (("train", n_train), ("test", n_test)):
+        labels = rng.permutation(np.arange(n) % N_CLASSES).astype(np.uint8)
+        arrays[f"{split}_images"] = tiny_images(labels, seed + n)
+        arrays[f"{split}_labels"] = labels
+    files = {}
+    for key, name in TINY_FILES.items():
+        write_idx(folder / name, arrays[key])
+        files[key] = {"name": name, "md5": hashlib.md5(read_bytes(folder / name)).hexdigest()}
+    return files
+
+
+@pytest.fixture(scope="session")
+def tiny_mirror(tmp_path_factory) -> tuple[Path, dict]:
+    """A folder holding the tiny dataset, and its `files` config block."""
+    folder = tmp_path_factory.mktemp("tiny-mirror")
+    return folder, make_tiny_dataset(folder)
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture(scope="session")
+def http_mirror(tiny_mirror):
+    """A real HTTP server on 127.0.0.1 serving the tiny dataset; yields its base URL."""
+    folder, _ = tiny_mirror
+    handler = functools.partial(_QuietHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+def tiny_config(files: dict, mirrors: list[str], **overrides) -> dict:
+    """A config that trains a small model for 2 epochs on the tiny dataset."""
+    config = {
+        "seed": 0,
+        "dataset": {
+            "name": "tiny",
+            "files": files,
+            "mirrors": mirrors,
+            "class_names": [f"class{c}" for c in range(N_CLASSES)],
+        },
+        "download": {"timeout": 5, "retries": 0},
+        "preprocess": {"validation_fraction": 0.1, "split_seed": 0},
+        "model": {
+            "hidden_units": [32, 16],
+            "embedding_dim": 4,
+            "epochs": 2,
+            "batch_size": 32,
+            "early_stopping_patience": 0,
+        },
+        "clustering": {"n_clusters": N_CLASSES, "n_init": 2},
+        "figures": {"n_examples": 5, "map_method": "tsne", "map_points": 60},
+    }
+    for section, values in overrides.items():
+        if isinstance(values, dict):
+            config.setdefault(section, {}).update(values)
+        else:
+            config[section] = values
+    return config
+
+
+def write_config(workdir: Path, config: dict) -> Path:
+    path = workdir / "config.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 900) -> subprocess.CompletedProcess:
+    """Run the real `snakemake` on the repo's Snakefile in `workdir` with its config.yaml."""
+    command = [
+        sys.executable, "-m", "snakemake",
+        "--snakefile", str(REPO / "Snakefile"),
+        "--directory", str(workdir),
+        "--configfile", str(workdir / "config.yaml"),
+        *args,
+    ]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"snakemake {' '.join(args)} exited {result.returncode}\n"
+            f"--- stdout ---\n{result.stdout[-5000:]}\n--- stderr ---\n{result.stderr[-10000:]}"
+        )
+    return result
