@@ -18,9 +18,9 @@ rule cluster:
         mem_mb=2000,
         runtime=20,
     log:
-        "logs/{dataset}/cluster.log",
+        log_file("cluster"),
     benchmark:
-        "benchmarks/{dataset}/cluster.tsv"
+        benchmark_file("cluster")
     conda:
         "../envs/sklearn.yaml"
     script:
@@ -42,9 +42,9 @@ rule decode_centroids:
         mem_mb=2000,
         runtime=10,
     log:
-        "logs/{dataset}/decode_centroids.log",
+        log_file("decode_centroids"),
     benchmark:
-        "benchmarks/{dataset}/decode_centroids.tsv"
+        benchmark_file("decode_centroids")
     conda:
         "../envs/tensorflow.yaml"
     script:

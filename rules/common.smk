@@ -4,7 +4,6 @@ from pathlib import Path
 
 DATASET = config["dataset"]["name"]
 RAW_KEYS = ("train_images", "train_labels", "test_images", "test_labels")
-SPLITS = ("train", "test")
 FIGURES = (
     "training_curves",
     "reconstructions",
@@ -14,15 +13,21 @@ FIGURES = (
     "code_activations",
 )
 
-# Outputs of one dataset never reach another dataset's folder.
-wildcard_constraints:
-    dataset=DATASET,
-    split="|".join(SPLITS),
-
 
 def results(*parts):
-    """A path under this dataset's results folder, with a {dataset} wildcard."""
-    return str(Path("results", "{dataset}", *parts))
+    """A path under this dataset's own results folder, so two datasets never share files.
+
+    Paths are concrete (no wildcards), so each step can be run by name: `snakemake cluster`.
+    """
+    return str(Path("results", DATASET, *parts))
+
+
+def log_file(rule):
+    return str(Path("logs", DATASET, f"{rule}.log"))
+
+
+def benchmark_file(rule):
+    return str(Path("benchmarks", DATASET, f"{rule}.tsv"))
 
 
 def raw_file(key):
@@ -45,10 +50,11 @@ def n_classes():
 
 def all_outputs():
     return [
-        path.format(dataset=DATASET)
-        for path in (
-            results("metrics", "metrics.json"),
-            results("metrics", "metrics.tsv"),
-            *(results("figures", f"{name}.png") for name in FIGURES),
-        )
+        results("metrics", "metrics.json"),
+        results("metrics", "metrics.tsv"),
+        *figure_files(),
     ]
+
+
+def figure_files():
+    return [results("figures", f"{name}.png") for name in FIGURES]

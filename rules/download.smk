@@ -11,9 +11,9 @@ rule download:
         mem_mb=512,
         runtime=30,
     log:
-        "logs/{dataset}/download.log",
+        log_file("download"),
     benchmark:
-        "benchmarks/{dataset}/download.tsv"
+        benchmark_file("download")
     conda:
         "../envs/base.yaml"
     script:

@@ -16,9 +16,9 @@ rule embed:
         mem_mb=3000,
         runtime=20,
     log:
-        "logs/{dataset}/embed.log",
+        log_file("embed"),
     benchmark:
-        "benchmarks/{dataset}/embed.tsv"
+        benchmark_file("embed")
     conda:
         "../envs/tensorflow.yaml"
     script:

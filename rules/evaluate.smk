@@ -21,9 +21,9 @@ rule evaluate:
         mem_mb=2000,
         runtime=10,
     log:
-        "logs/{dataset}/evaluate.log",
+        log_file("evaluate"),
     benchmark:
-        "benchmarks/{dataset}/evaluate.tsv"
+        benchmark_file("evaluate")
     conda:
         "../envs/sklearn.yaml"
     script:

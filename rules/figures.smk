@@ -3,7 +3,7 @@
 
 rule figures:
     input:
-        [results("figures", f"{name}.png").format(dataset=DATASET) for name in FIGURES],
+        figure_files(),
 
 
 rule plot_training_curves:
@@ -20,7 +20,7 @@ rule plot_training_curves:
         mem_mb=1000,
         runtime=5,
     log:
-        "logs/{dataset}/plot_training_curves.log",
+        log_file("plot_training_curves"),
     conda:
         "../envs/plot.yaml"
     script:
@@ -41,7 +41,7 @@ rule plot_reconstructions:
         mem_mb=1000,
         runtime=5,
     log:
-        "logs/{dataset}/plot_reconstructions.log",
+        log_file("plot_reconstructions"),
     conda:
         "../envs/plot.yaml"
     script:
@@ -65,7 +65,7 @@ rule plot_centroids:
         mem_mb=1000,
         runtime=5,
     log:
-        "logs/{dataset}/plot_centroids.log",
+        log_file("plot_centroids"),
     conda:
         "../envs/plot.yaml"
     script:
@@ -89,7 +89,7 @@ rule plot_confusion_matrix:
         mem_mb=1000,
         runtime=5,
     log:
-        "logs/{dataset}/plot_confusion_matrix.log",
+        log_file("plot_confusion_matrix"),
     conda:
         "../envs/plot.yaml"
     script:
@@ -118,9 +118,9 @@ rule plot_embedding_map:
         mem_mb=2000,
         runtime=15,
     log:
-        "logs/{dataset}/plot_embedding_map.log",
+        log_file("plot_embedding_map"),
     benchmark:
-        "benchmarks/{dataset}/plot_embedding_map.tsv"
+        benchmark_file("plot_embedding_map")
     conda:
         "../envs/plot.yaml"
     script:
@@ -141,7 +141,7 @@ rule plot_code_activations:
         mem_mb=1000,
         runtime=5,
     log:
-        "logs/{dataset}/plot_code_activations.log",
+        log_file("plot_code_activations"),
     conda:
         "../envs/plot.yaml"
     script:

@@ -14,9 +14,9 @@ rule preprocess:
         mem_mb=2000,
         runtime=10,
     log:
-        "logs/{dataset}/preprocess.log",
+        log_file("preprocess"),
     benchmark:
-        "benchmarks/{dataset}/preprocess.tsv"
+        benchmark_file("preprocess")
     conda:
         "../envs/base.yaml"
     script:

@@ -13,9 +13,9 @@ rule train:
         mem_mb=4000,
         runtime=120,
     log:
-        "logs/{dataset}/train.log",
+        log_file("train"),
     benchmark:
-        "benchmarks/{dataset}/train.tsv"
+        benchmark_file("train")
     conda:
         "../envs/tensorflow.yaml"
     script:

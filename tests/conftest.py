@@ -137,3 +137,19 @@ def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 900)
             f"--- stdout ---\n{result.stdout[-5000:]}\n--- stderr ---\n{result.stderr[-10000:]}"
         )
     return result
+
+
+def planned_rules(workdir: Path, *args: str) -> dict[str, int]:
+    """Rule -> job count that a dry run plans (parsed from snakemake's job-count table)."""
+    result = snakemake(workdir, "-n", "--quiet", "rules", *args)
+    counts: dict[str, int] = {}
+    in_table = False
+    for line in (result.stdout + result.stderr).splitlines():
+        fields = line.split()
+        if fields[:2] == ["job", "count"]:
+            in_table = True
+        elif in_table and len(fields) == 2 and fields[1].isdigit():
+            if fields[0] == "total":
+                break
+            counts[fields[0]] = int(fields[1])
+    return counts

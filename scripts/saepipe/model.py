@@ -106,8 +106,12 @@ def seed_everything(seed: int, threads: int) -> None:
 
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:
+        # TensorFlow fixes its thread pools at first use; a second call in one process keeps them.
+        log.debug("TensorFlow thread pools already set; keeping them")
 
 
 class EpochLogger(keras.callbacks.Callback):

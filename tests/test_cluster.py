@@ -1,0 +1,39 @@
+import numpy as np
+import pytest
+
+from saepipe.cluster import fit_kmeans, normalize_rows
+
+
+def blobs(seed=0):
+    rng = np.random.default_rng(seed)
+    centres = np.array([[5, 0], [0, 5], [-5, -5]], dtype=float)
+    labels = np.repeat(np.arange(3), 30)
+    return centres[labels] + rng.normal(0, 0.3, (90, 2)), labels
+
+
+def test_kmeans_separates_clear_blobs():
+    x, labels = blobs()
+    kmeans = fit_kmeans(x, n_clusters=3, n_init=3, max_iter=100, seed=0)
+    # each true blob falls into exactly one cluster
+    for label in range(3):
+        assert len(set(kmeans.labels_[labels == label].tolist())) == 1
+    assert kmeans.cluster_centers_.shape == (3, 2)
+
+
+def test_kmeans_is_deterministic_for_a_seed():
+    x, _ = blobs()
+    a = fit_kmeans(x, 3, 2, 100, seed=7).labels_
+    b = fit_kmeans(x, 3, 2, 100, seed=7).labels_
+    np.testing.assert_array_equal(a, b)
+
+
+def test_more_clusters_than_samples_is_a_clear_error():
+    with pytest.raises(ValueError, match="n_clusters is 5 but there are only 3 training samples"):
+        fit_kmeans(np.zeros((3, 2)), 5, 1, 10, 0)
+
+
+def test_normalize_rows_gives_unit_length_and_keeps_zero_rows_finite():
+    x = np.array([[3.0, 4.0], [0.0, 0.0]], dtype=np.float32)
+    out = normalize_rows(x)
+    np.testing.assert_allclose(out[0], [0.6, 0.8])
+    assert np.all(np.isfinite(out))

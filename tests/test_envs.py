@@ -1,0 +1,109 @@
+"""Static checks of the per-rule conda environments (this machine cannot build them)."""
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import REPO
+
+# Import name -> distribution name, for the third-party modules the scripts use.
+DISTRIBUTIONS = {
+    "numpy": "numpy",
+    "pandas": "pandas",
+    "scipy": "scipy",
+    "sklearn": "scikit-learn",
+    "matplotlib": "matplotlib",
+    "keras": "keras",
+    "tensorflow": "tensorflow",
+    "threadpoolctl": "threadpoolctl",
+}
+STDLIB = {"contextlib", "dataclasses", "functools", "gzip", "hashlib", "json", "logging", "os",
+          "shutil", "sys", "time", "typing", "urllib", "uuid", "pathlib", "__future__"}
+
+
+def rules():
+    """(rule name, conda env path, script path) for each rule with a script, parsed from rules/*.smk."""
+    found = []
+    for smk in sorted((REPO / "rules").glob("*.smk")):
+        for block in re.split(r"^rule ", smk.read_text(), flags=re.M)[1:]:
+            name = block.split(":", 1)[0].strip()
+            conda = re.search(r"^\s+conda:\s*\n\s+\"([^\"]+)\"", block, re.M)
+            script = re.search(r"^\s+script:\s*\n\s+\"([^\"]+)\"", block, re.M)
+            if script:
+                found.append((name, conda and (smk.parent / conda.group(1)).resolve(),
+                              (smk.parent / script.group(1)).resolve()))
+    return found
+
+
+def imported_modules(path: Path, seen: set[Path] | None = None) -> set[str]:
+    """Top-level modules imported by a script, following imports of the saepipe package."""
+    seen = seen if seen is not None else set()
+    if path in seen:
+        return set()
+    seen.add(path)
+    modules = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:  # relative import inside saepipe
+                names = [f"saepipe.{node.module}"] if node.module else []
+            else:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+        for name in names:
+            if name.startswith("saepipe"):
+                module = REPO / "scripts" / (name.replace(".", "/") + ".py")
+                if module.exists():
+                    modules |= imported_modules(module, seen)
+            else:
+                modules.add(name.split(".")[0])
+    return modules
+
+
+def pinned(lines):
+    return dict(line.split("==") for line in lines if "==" in line)
+
+
+def env_pins(env_path: Path) -> dict[str, str]:
+    env = yaml.safe_load(env_path.read_text())
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d)
+    return pinned(pip)
+
+
+def requirement_pins() -> dict[str, str]:
+    lines = [l.split("#")[0].strip() for l in (REPO / "requirements.txt").read_text().splitlines()]
+    return pinned(lines)
+
+
+RULES = rules()
+
+
+def test_the_parser_found_every_scripted_rule():
+    names = {name for name, _, _ in RULES}
+    assert {"download", "preprocess", "train", "embed", "cluster", "decode_centroids", "evaluate",
+            "plot_training_curves", "plot_embedding_map"} <= names
+
+
+@pytest.mark.parametrize("rule, env, script", RULES, ids=[r[0] for r in RULES])
+def test_each_rule_has_a_conda_env_that_provides_what_its_script_imports(rule, env, script):
+    assert env is not None, f"rule {rule} has no conda: directive"
+    assert env.exists(), f"rule {rule}: {env} does not exist"
+    parsed = yaml.safe_load(env.read_text())
+    assert "python=3.11" in parsed["dependencies"]
+    provided = set(env_pins(env))
+    third_party = imported_modules(script) - STDLIB - {"saepipe"}
+    unknown = third_party - set(DISTRIBUTIONS)
+    assert not unknown, f"{script.name} imports {unknown}: add them to DISTRIBUTIONS and the env"
+    missing = {DISTRIBUTIONS[m] for m in third_party} - provided
+    assert not missing, f"rule {rule}: {env.name} lacks {missing} imported by {script.name}"
+
+
+@pytest.mark.parametrize("env", sorted((REPO / "envs").glob("*.yaml")), ids=lambda p: p.name)
+def test_env_pins_equal_the_pip_requirements(env):
+    requirements = requirement_pins()
+    for package, version in env_pins(env).items():
+        assert requirements.get(package) == version, f"{env.name}: {package}=={version} vs requirements.txt"

@@ -1,0 +1,60 @@
+import numpy as np
+import pytest
+
+from saepipe.metrics import (
+    cluster_scores,
+    contingency,
+    hungarian_mapping,
+    majority_mapping,
+    mapped_accuracy,
+)
+
+
+def test_contingency_counts_label_cluster_pairs():
+    table = contingency(np.array([0, 0, 1, 1, 1]), np.array([1, 1, 0, 0, 1]), 2, 2)
+    np.testing.assert_array_equal(table, [[0, 2], [2, 1]])
+
+
+def test_majority_map_may_give_two_clusters_the_same_label():
+    labels = np.array([0, 0, 0, 0, 1, 1])
+    clusters = np.array([0, 0, 1, 1, 1, 2])
+    # cluster 1 holds labels {0, 0, 1}: majority 0, like cluster 0; cluster 2 holds {1}.
+    np.testing.assert_array_equal(majority_mapping(labels, clusters, 2, 3), [0, 0, 1])
+    assert mapped_accuracy(labels, clusters, majority_mapping(labels, clusters, 2, 3)) == pytest.approx(5 / 6)
+
+
+def test_empty_cluster_maps_to_no_label():
+    mapping = majority_mapping(np.array([0, 1]), np.array([0, 2]), 2, 3)
+    assert mapping[1] == -1
+
+
+def test_hungarian_map_is_one_to_one():
+    labels = np.array([0, 0, 0, 0, 1, 1])
+    clusters = np.array([0, 0, 1, 1, 1, 2])
+    mapping = hungarian_mapping(labels, clusters, 2, 3)
+    assigned = mapping[mapping >= 0]
+    assert len(set(assigned.tolist())) == len(assigned) == 2
+    # Best one-to-one: cluster 0 -> 0 (2 hits) and cluster 1 -> 1 (1 hit) or cluster 2 -> 1 (1 hit).
+    assert mapped_accuracy(labels, clusters, mapping) == pytest.approx(3 / 6)
+
+
+def test_hungarian_recovers_a_permutation_exactly():
+    labels = np.array([0, 1, 2, 0, 1, 2])
+    clusters = (labels + 1) % 3
+    mapping = hungarian_mapping(labels, clusters, 3, 3)
+    assert mapped_accuracy(labels, clusters, mapping) == 1.0
+    np.testing.assert_array_equal(mapping, [2, 0, 1])
+
+
+def test_maps_are_fitted_on_train_and_applied_to_test():
+    train_labels = np.array([0, 0, 1, 1])
+    train_clusters = np.array([1, 1, 0, 0])
+    test_labels = np.array([0, 1])
+    test_clusters = np.array([0, 1])  # the opposite of what train says: every test point is wrong
+    scores = cluster_scores(train_labels, train_clusters, test_labels, test_clusters, 2, 2)
+    assert scores["train"]["accuracy_majority"] == 1.0
+    assert scores["test"]["accuracy_majority"] == 0.0
+    assert scores["test"]["accuracy_hungarian"] == 0.0
+    # NMI and ARI need no map: a relabelled perfect split scores 1.
+    assert scores["test"]["nmi"] == pytest.approx(1.0)
+    assert scores["majority_distinct_labels"] == 2

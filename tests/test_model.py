@@ -1,0 +1,81 @@
+import keras
+import numpy as np
+import pytest
+
+from saepipe import model as sae
+
+
+def small(**kwargs):
+    defaults = dict(input_dim=16, hidden_units=[12, 8], embedding_dim=3)
+    return sae.build_autoencoder(**{**defaults, **kwargs})
+
+
+def test_layer_sizes_follow_the_config_and_the_decoder_mirrors_the_encoder():
+    autoencoder, encoder, decoder = small()
+    dense = lambda m: [l.units for l in m.layers if isinstance(l, keras.layers.Dense)]
+    assert dense(encoder) == [12, 8, 3]
+    assert dense(decoder) == [8, 12, 16]
+    assert autoencoder.output_shape == (None, 16)
+    assert encoder.output_shape == (None, 3)
+
+
+@pytest.mark.parametrize("kind, activation", [("l1", "linear"), ("kl", "sigmoid")])
+def test_the_sparsity_penalty_adds_to_the_loss(kind, activation):
+    x = np.random.default_rng(0).random((32, 16)).astype("float32")
+    losses = {}
+    for weight in (0.0, 0.5):
+        sae.seed_everything(0, threads=1)
+        autoencoder, _, _ = small(sparsity=kind, sparsity_weight=weight, embedding_activation=activation)
+        autoencoder.compile(optimizer="adam", loss="mse")
+        losses[weight] = autoencoder.evaluate(x, x, verbose=0)
+    assert losses[0.5] > losses[0.0] + 1e-4
+
+
+def test_kl_penalty_is_zero_at_the_target_and_positive_elsewhere():
+    penalty = sae.KLSparsity(rho=0.1, beta=2.0)
+    at_target = np.full((4, 3), 0.1, dtype="float32")
+    away = np.full((4, 3), 0.5, dtype="float32")
+    assert float(penalty(at_target)) == pytest.approx(0.0, abs=1e-6)
+    assert float(penalty(away)) > 0.1
+
+
+def test_unknown_penalty_and_optimizer_are_clear_errors():
+    with pytest.raises(ValueError, match="model.sparsity.kind"):
+        sae.sparsity_regularizer("l3", 1.0, 0.05)
+    with pytest.raises(ValueError, match="model.optimizer"):
+        sae.make_optimizer("adagrad2", 0.01)
+
+
+def test_a_saved_model_with_the_kl_penalty_reloads(tmp_path):
+    autoencoder, _, _ = small(sparsity="kl", sparsity_weight=0.1, embedding_activation="sigmoid")
+    autoencoder.compile(optimizer="adam", loss="mse")
+    path = tmp_path / "m.keras"
+    autoencoder.save(path)
+    reloaded = keras.saving.load_model(path)
+    x = np.random.default_rng(1).random((4, 16)).astype("float32")
+    np.testing.assert_allclose(sae.encode(reloaded, x), sae.encode(autoencoder, x), rtol=1e-6)
+    assert isinstance(sae.encoder_of(reloaded).get_layer("code").activity_regularizer, sae.KLSparsity)
+
+
+def test_training_reduces_the_loss_and_is_deterministic_for_a_seed():
+    x = np.random.default_rng(2).random((128, 16)).astype("float32")
+
+    def run():
+        sae.seed_everything(5, threads=1)
+        autoencoder, _, _ = small()
+        history = sae.train_autoencoder(autoencoder, x[:96], x[96:], sae.make_optimizer("adam", 0.01),
+                                        batch_size=16, epochs=4, patience=0, seed=5)
+        return history, sae.encode(autoencoder, x)
+
+    (h1, codes1), (h2, codes2) = run(), run()
+    assert h1["loss"][-1] < h1["loss"][0]
+    assert set(h1) == {"loss", "val_loss"}
+    np.testing.assert_array_equal(codes1, codes2)
+
+
+def test_a_nan_loss_stops_training_with_a_hint_at_the_learning_rate():
+    x = np.random.default_rng(3).random((64, 16)).astype("float32")
+    autoencoder, _, _ = small()
+    with pytest.raises(FloatingPointError, match="learning rate"):
+        sae.train_autoencoder(autoencoder, x, None, sae.make_optimizer("sgd", 1e12),
+                              batch_size=16, epochs=3, patience=0, seed=0)

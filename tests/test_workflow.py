@@ -1,0 +1,157 @@
+"""End to end: real `snakemake` on the tiny dataset, served over HTTP on 127.0.0.1."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import N_CLASSES, SHAPE, TINY_FILES, planned_rules, snakemake, tiny_config, write_config
+
+FIGURES = ["training_curves", "reconstructions", "centroids", "confusion_matrix", "embedding_map",
+           "code_activations"]
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory, tiny_mirror, http_mirror):
+    """One complete run of the workflow; the tests below inspect what it left."""
+    workdir = tmp_path_factory.mktemp("workflow")
+    _, files = tiny_mirror
+    write_config(workdir, tiny_config(files, [http_mirror]))
+    result = snakemake(workdir, "--cores", "2")
+    return workdir, workdir / "results" / "tiny", result
+
+
+def test_raw_files_are_downloaded_from_the_http_mirror(finished_run, tiny_mirror, http_mirror):
+    workdir, out, _ = finished_run
+    folder, _ = tiny_mirror
+    for name in TINY_FILES.values():
+        assert (out / "raw" / name).read_bytes() == (folder / name).read_bytes()
+    assert f"served by {http_mirror}" in (workdir / "logs" / "tiny" / "download.log").read_text()
+
+
+def test_preprocessed_arrays_are_scaled_flat_and_split(finished_run):
+    _, out, _ = finished_run
+    with np.load(out / "data" / "train.npz") as train, np.load(out / "data" / "test.npz") as test:
+        assert train["x"].shape == (320, SHAPE[0] * SHAPE[1]) and train["x"].dtype == np.float32
+        assert test["x"].shape == (80, SHAPE[0] * SHAPE[1])
+        assert 0.0 <= train["x"].min() and train["x"].max() <= 1.0
+        assert train["is_validation"].sum() == 32
+        assert tuple(train["image_shape"]) == SHAPE
+        assert set(np.unique(train["y"])) == set(range(N_CLASSES))
+
+
+def test_the_model_and_its_history_are_written(finished_run):
+    workdir, out, _ = finished_run
+    history = pd.read_csv(out / "model" / "history.csv")
+    assert list(history["epoch"]) == [1, 2]
+    assert {"loss", "val_loss"} <= set(history.columns)
+    assert (out / "model" / "autoencoder.keras").stat().st_size > 1000
+    log = (workdir / "logs" / "tiny" / "train.log").read_text()
+    assert "epoch 1/2" in log and "epoch 2/2" in log
+
+
+def test_embeddings_and_clusters_have_one_row_per_image(finished_run):
+    _, out, _ = finished_run
+    assert np.load(out / "embeddings" / "train.npy").shape == (320, 4)
+    assert np.load(out / "embeddings" / "test.npy").shape == (80, 4)
+    train_clusters = np.load(out / "clusters" / "train.npy")
+    assert train_clusters.shape == (320,) and set(np.unique(train_clusters)) <= set(range(N_CLASSES))
+    assert np.load(out / "clusters" / "test.npy").shape == (80,)
+    assert np.load(out / "clusters" / "centroids.npy").shape == (N_CLASSES, 4)
+    assert np.load(out / "clusters" / "centroid_images.npy").shape == (N_CLASSES, *SHAPE)
+
+
+def test_metrics_are_complete_and_in_range(finished_run):
+    _, out, _ = finished_run
+    metrics = json.loads((out / "metrics" / "metrics.json").read_text())
+    for split in ("train", "test"):
+        scores = metrics[split]
+        for key in ("accuracy_majority", "accuracy_hungarian", "nmi"):
+            assert 0.0 <= scores[key] <= 1.0
+        assert -1.0 <= scores["ari"] <= 1.0
+        assert 0.0 < scores["reconstruction_mse"] < 1.0
+        # a majority map is never worse than a one-to-one map on the data it was fitted on
+    assert metrics["train"]["accuracy_majority"] >= metrics["train"]["accuracy_hungarian"]
+    assert 1 <= metrics["majority_distinct_labels"] <= N_CLASSES
+    table = pd.read_csv(out / "metrics" / "metrics.tsv", sep="\t")
+    assert list(table.columns) == ["split", "metric", "value"]
+    assert len(table) == 2 * 6 + 1
+    confusion = pd.read_csv(out / "metrics" / "confusion_matrix.tsv", sep="\t", index_col=0)
+    assert confusion.shape == (N_CLASSES, N_CLASSES) and confusion.to_numpy().sum() == 80
+
+
+def test_every_figure_is_a_png(finished_run):
+    _, out, _ = finished_run
+    for name in FIGURES:
+        data = (out / "figures" / f"{name}.png").read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 2000, name
+
+
+def test_every_rule_wrote_its_log_and_heavy_rules_a_benchmark(finished_run):
+    workdir, _, _ = finished_run
+    for rule in ("download", "preprocess", "train", "embed", "cluster", "decode_centroids", "evaluate"):
+        assert (workdir / "logs" / "tiny" / f"{rule}.log").stat().st_size > 0
+        benchmark = pd.read_csv(workdir / "benchmarks" / "tiny" / f"{rule}.tsv", sep="\t")
+        assert {"s", "max_rss"} <= set(benchmark.columns)
+
+
+def test_no_temporary_file_is_left_behind(finished_run):
+    _, out, _ = finished_run
+    leftovers = [p for p in out.rglob("*") if ".tmp-" in p.name]
+    assert leftovers == []
+
+
+def test_a_second_run_has_nothing_to_do(finished_run):
+    workdir, _, _ = finished_run
+    result = snakemake(workdir, "-n", "--cores", "2")
+    assert "Nothing to be done" in result.stdout + result.stderr
+    assert planned_rules(workdir) == {}
+
+
+def test_the_report_holds_the_figures_and_the_metrics(finished_run):
+    workdir, _, _ = finished_run
+    snakemake(workdir, "--report", "report.html")
+    html = (workdir / "report.html").read_text()
+    for name in FIGURES:
+        assert f"{name}.png" in html
+    assert "metrics.tsv" in html
+
+
+def test_lint_is_clean(finished_run):
+    workdir, _, _ = finished_run
+    result = snakemake(workdir, "--lint", check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Congratulations, your workflow is in a good condition!" in result.stdout + result.stderr
+
+
+def test_one_step_can_be_targeted_by_name(tmp_path, tiny_mirror, http_mirror):
+    _, files = tiny_mirror
+    write_config(tmp_path, tiny_config(files, [http_mirror]))
+    snakemake(tmp_path, "--cores", "2", "preprocess")
+    assert (tmp_path / "results" / "tiny" / "data" / "train.npz").exists()
+    assert not (tmp_path / "results" / "tiny" / "model").exists()
+
+
+def test_hand_placed_raw_files_are_never_sent_to_the_network(tmp_path, tiny_mirror):
+    folder, files = tiny_mirror
+    raw = tmp_path / "results" / "tiny" / "raw"
+    raw.mkdir(parents=True)
+    for name in TINY_FILES.values():
+        (raw / name).write_bytes((folder / name).read_bytes())
+    write_config(tmp_path, tiny_config(files, ["http://127.0.0.1:9/unreachable/"]))
+    planned = planned_rules(tmp_path)
+    assert "download" not in planned and planned["preprocess"] == 1
+    snakemake(tmp_path, "--cores", "2", "preprocess")
+    assert not (tmp_path / "logs" / "tiny" / "download.log").exists()
+
+
+def test_two_datasets_write_to_their_own_folders(tmp_path, tiny_mirror, http_mirror):
+    _, files = tiny_mirror
+    for name in ("tiny", "tiny2"):
+        config = tiny_config(files, [http_mirror])
+        config["dataset"]["name"] = name
+        write_config(tmp_path, config)
+        snakemake(tmp_path, "--cores", "2", "preprocess")
+    assert (tmp_path / "results" / "tiny" / "data" / "train.npz").exists()
+    assert (tmp_path / "results" / "tiny2" / "data" / "train.npz").exists()
