@@ -1,0 +1,39 @@
+# Entry points of the README: each installs what it needs into .venv first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+CORES ?= 4
+
+.PHONY: run test test-fast bench report dag clean-venv
+
+# Reinstall only when a requirements file changes.
+$(BIN)/.installed-run: requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(BIN)/.installed-dev: requirements.txt requirements-dev.txt $(BIN)/.installed-run
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+run: $(BIN)/.installed-run  ## the whole workflow, with the shipped config
+	$(BIN)/snakemake --cores $(CORES)
+
+report: $(BIN)/.installed-run  ## the HTML report of the last run
+	$(BIN)/snakemake --report report.html
+
+test: $(BIN)/.installed-dev  ## every test, the real-MNIST tier included
+	$(BIN)/python -m pytest
+
+test-fast: $(BIN)/.installed-dev  ## skip the real-MNIST tier
+	$(BIN)/python -m pytest -m "not realdata"
+
+bench: $(BIN)/.installed-run  ## the benchmark on real MNIST, seeds 0 1 2
+	$(BIN)/python bench/benchmark.py
+
+dag: $(BIN)/.installed-run  ## the rule graph for the README, as mermaid
+	$(BIN)/snakemake --rulegraph mermaid-js --quiet all
+
+clean-venv:
+	rm -rf $(VENV)
