@@ -1,12 +1,11 @@
 rule download:
     output:
         **raw_files(),
+    # The names and MD5s pin what the files are. Where they come from (mirrors, timeout,
+    # retries) does not change them, so the script reads those from the config: a new mirror
+    # list must not make Snakemake download again and retrain everything downstream.
     params:
         files=[config["dataset"]["files"][key] for key in RAW_KEYS],
-        mirrors=config["dataset"]["mirrors"],
-        timeout=config["download"]["timeout"],
-        retries=config["download"]["retries"],
-        base_dir=workflow.basedir,
     resources:
         mem_mb=512,
         runtime=30,

@@ -8,12 +8,14 @@ from saepipe.logs import logged_step
 with logged_step(snakemake.log[0]) as log:
     files = [RemoteFile(f["name"], f["md5"]) for f in snakemake.params.files]
     dest = Path(snakemake.output[0]).parent
+    # Where the files come from is read from the config on purpose (see rules/download.smk).
+    settings = snakemake.config["download"]
     served = fetch_dataset(
         files,
-        snakemake.params.mirrors,
+        snakemake.config["dataset"]["mirrors"],
         dest,
-        timeout=snakemake.params.timeout,
-        retries=snakemake.params.retries,
-        base_dir=snakemake.params.base_dir,
+        timeout=settings["timeout"],
+        retries=settings["retries"],
+        base_dir=Path(snakemake.scriptdir).parent,
     )
     log.info("all %d files in %s", len(served), dest)

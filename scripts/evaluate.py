@@ -17,23 +17,26 @@ with logged_step(snakemake.log[0]) as log:
     scores = cluster_scores(labels["train"], clusters["train"], labels["test"], clusters["test"],
                             params.n_classes, params.n_clusters)
     mse = json.loads(open(inputs.mse).read())
+    tables = {split: contingency(labels[split], clusters[split], params.n_classes, params.n_clusters)
+              for split in ("train", "test")}
     for split in ("train", "test"):
         scores[split]["reconstruction_mse"] = mse[split]
+        scores[split]["confusion_matrix"] = tables[split].tolist()  # rows: true label; columns: cluster
     save_json(snakemake.output.metrics, scores)
 
     rows = [
         {"split": split, "metric": metric, "value": value}
         for split in ("train", "test")
         for metric, value in scores[split].items()
+        if metric != "confusion_matrix"
     ]
     rows.append({"split": "train", "metric": "majority_distinct_labels",
                  "value": scores["majority_distinct_labels"]})
     with atomic_path(snakemake.output.table) as tmp:
         pd.DataFrame(rows).to_csv(tmp, sep="\t", index=False)
 
-    table = contingency(labels["test"], clusters["test"], params.n_classes, params.n_clusters)
     with atomic_path(snakemake.output.confusion) as tmp:
-        pd.DataFrame(table, columns=[f"cluster_{c}" for c in range(params.n_clusters)]).rename_axis(
+        pd.DataFrame(tables["test"], columns=[f"cluster_{c}" for c in range(params.n_clusters)]).rename_axis(
             "true_label").to_csv(tmp, sep="\t")
     test = scores["test"]
     log.info("test: accuracy %.4f (majority map, %d distinct labels), %.4f (Hungarian), NMI %.4f, ARI %.4f",

@@ -131,3 +131,14 @@ def test_relative_folders_resolve_against_the_base_dir_and_urls_stay(tmp_path):
     assert resolve_mirror("resources/mnist", tmp_path) == str(tmp_path / "resources/mnist")
     assert resolve_mirror("/abs/path", tmp_path) == "/abs/path"
     assert resolve_mirror("https://example.org/mnist", tmp_path) == "https://example.org/mnist/"
+
+
+def test_a_mirror_that_hangs_is_abandoned_after_the_timeout(tmp_path, tiny_mirror, http_mirror):
+    # A listening socket that never answers: the connection opens, no response ever comes.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        hanging = f"http://127.0.0.1:{silent.getsockname()[1]}/"
+        served = fetch_dataset(remote_files(tiny_mirror), [hanging, http_mirror], tmp_path,
+                               timeout=0.5, retries=0)
+    assert set(served.values()) == {http_mirror}

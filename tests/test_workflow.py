@@ -79,6 +79,8 @@ def test_metrics_are_complete_and_in_range(finished_run):
     assert len(table) == 2 * 6 + 1
     confusion = pd.read_csv(out / "metrics" / "confusion_matrix.tsv", sep="\t", index_col=0)
     assert confusion.shape == (N_CLASSES, N_CLASSES) and confusion.to_numpy().sum() == 80
+    assert confusion.to_numpy().tolist() == metrics["test"]["confusion_matrix"]
+    assert np.sum(metrics["train"]["confusion_matrix"]) == 320
 
 
 def test_every_figure_is_a_png(finished_run):
@@ -155,3 +157,12 @@ def test_two_datasets_write_to_their_own_folders(tmp_path, tiny_mirror, http_mir
         snakemake(tmp_path, "--cores", "2", "preprocess")
     assert (tmp_path / "results" / "tiny" / "data" / "train.npz").exists()
     assert (tmp_path / "results" / "tiny2" / "data" / "train.npz").exists()
+
+
+def test_the_same_seed_gives_the_same_metrics_in_a_fresh_workdir(finished_run, tmp_path, tiny_mirror, http_mirror):
+    _, out, _ = finished_run
+    _, files = tiny_mirror
+    write_config(tmp_path, tiny_config(files, [http_mirror]))
+    snakemake(tmp_path, "--cores", "2", "evaluate")
+    again = tmp_path / "results" / "tiny" / "metrics" / "metrics.json"
+    assert again.read_bytes() == (out / "metrics" / "metrics.json").read_bytes()

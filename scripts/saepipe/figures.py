@@ -118,8 +118,10 @@ def plot_embedding_map(
     """The same 2-D map twice: coloured by KMeans cluster, and by true label."""
     fig, axes = plt.subplots(1, 2, figsize=(12, 5.5))
     for ax, colours, name in ((axes[0], clusters, "KMeans cluster"), (axes[1], labels, "true label")):
-        scatter = ax.scatter(points[:, 0], points[:, 1], c=colours, cmap="tab10" if colours.max() < 10 else "tab20",
-                             s=3, alpha=0.7, linewidths=0)
+        # Fixed colour limits: value v always gets the same colour, whichever values occur.
+        n_colours = 10 if colours.max() < 10 else 20
+        scatter = ax.scatter(points[:, 0], points[:, 1], c=colours, cmap=f"tab{n_colours}",
+                             vmin=-0.5, vmax=n_colours - 0.5, s=4, alpha=0.7, linewidths=0)
         ax.set_title(f"test embeddings ({method}), coloured by {name}")
         ax.set_xticks([])
         ax.set_yticks([])
