@@ -100,3 +100,9 @@ def test_checksum_mismatch_names_file_source_and_both_sums(tmp_path):
     message = str(err.value)
     assert "f.gz from http://mirror/" in message
     assert actual in message and "0" * 32 in message
+
+
+def test_a_truncated_gzip_fails_the_checksum_with_a_clear_reason(tmp_path):
+    (tmp_path / "f.gz").write_bytes(gzip.compress(b"x" * 1000)[:-8])
+    with pytest.raises(ChecksumError, match=r"f.gz: corrupt or truncated gzip data .*expected the decompressed MD5 a{32}"):
+        verify_md5(tmp_path / "f.gz", "a" * 32)

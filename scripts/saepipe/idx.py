@@ -41,23 +41,22 @@ def read_bytes(path: str | os.PathLike) -> bytes:
 
 def md5_of_content(path: str | os.PathLike) -> str:
     """MD5 of the decompressed bytes: the published MNIST sums are of the raw IDX files."""
-    try:
-        data = read_bytes(path)
-    except IdxError:
-        data = Path(path).read_bytes()
-    return hashlib.md5(data).hexdigest()
+    return hashlib.md5(read_bytes(path)).hexdigest()
 
 
 def verify_md5(
     path: str | os.PathLike, expected: str, name: str | None = None, source: str | None = None
 ) -> None:
     """Raise ChecksumError naming the file (and where it came from) with both sums."""
-    actual = md5_of_content(path)
+    label = f"{name or Path(path).name}" + (f" from {source}" if source else "")
+    try:
+        actual = md5_of_content(path)
+    except IdxError as err:
+        reason = str(err).split(": ", 1)[-1]
+        raise ChecksumError(f"{label}: {reason}; expected the decompressed MD5 {expected.lower()}") from err
     if actual != expected.lower():
-        origin = f" from {source}" if source else ""
         raise ChecksumError(
-            f"{name or Path(path).name}{origin}: MD5 of the decompressed bytes is {actual}, "
-            f"expected {expected.lower()}"
+            f"{label}: MD5 of the decompressed bytes is {actual}, expected {expected.lower()}"
         )
 
 
