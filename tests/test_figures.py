@@ -56,3 +56,8 @@ def test_a_failed_plot_leaves_no_file(tmp_path):
     with pytest.raises(Exception):
         figures.plot_image_rows([np.zeros((2, 5))], ["x"], (3, 3), tmp_path / "bad.png")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_hoyer_sparsity_is_one_for_one_hot_codes_and_zero_for_flat_codes():
+    codes = np.array([[0.0, 3.0, 0.0, 0.0], [1.0, 1.0, 1.0, 1.0]])
+    np.testing.assert_allclose(figures.hoyer_sparsity(codes), [1.0, 0.0], atol=1e-12)

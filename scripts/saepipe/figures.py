@@ -60,7 +60,7 @@ def plot_image_rows(
                 ax.set_title(column_titles[c], fontsize=8)
         axes[r, 0].set_ylabel(row_title, fontsize=8)
     if title:
-        fig.suptitle(title)
+        fig.suptitle(title, y=1.02 + 0.1 / len(rows))
     _save(fig, path)
 
 
@@ -132,19 +132,28 @@ def plot_embedding_map(
     _save(fig, path)
 
 
+def hoyer_sparsity(codes: np.ndarray) -> np.ndarray:
+    """Per code, (sqrt(n) - L1/L2) / (sqrt(n) - 1): 0 when all units are equal, 1 when one is active."""
+    n = codes.shape[1]
+    l1 = np.abs(codes).sum(axis=1)
+    l2 = np.sqrt((codes**2).sum(axis=1))
+    ratio = np.divide(l1, l2, out=np.full_like(l1, np.sqrt(n), dtype=float), where=l2 > 0)
+    return (np.sqrt(n) - ratio) / max(np.sqrt(n) - 1, 1e-12)
+
+
 def plot_code_activations(codes: np.ndarray, path: str | os.PathLike, zero_tol: float = 1e-3) -> None:
-    """How sparse the code really is: all activations, and per unit the share of near-zero values."""
+    """How sparse the code really is: all activations, and per unit its mean |activation|."""
     near_zero = np.mean(np.abs(codes) <= zero_tol, axis=0)
+    dead = int(np.sum(near_zero >= 0.999))
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     axes[0].hist(codes.ravel(), bins=100, color="tab:blue")
     axes[0].set_yscale("log")
     axes[0].set_xlabel("activation")
     axes[0].set_ylabel("count")
-    axes[0].set_title(f"all code activations ({np.mean(np.abs(codes) <= zero_tol):.1%} within {zero_tol:g} of 0)")
-    axes[1].bar(np.arange(codes.shape[1]), near_zero, color="tab:orange")
-    axes[1].set_ylim(0, 1)
+    axes[0].set_title(f"all code activations: {np.mean(np.abs(codes) <= zero_tol):.1%} within {zero_tol:g} of 0, "
+                      f"mean Hoyer sparsity {hoyer_sparsity(codes).mean():.2f}", fontsize=9)
+    axes[1].bar(np.arange(codes.shape[1]), np.abs(codes).mean(axis=0), color="tab:orange")
     axes[1].set_xlabel("code unit")
-    axes[1].set_ylabel(f"share of |activation| <= {zero_tol:g}")
-    dead = int(np.sum(near_zero >= 0.999))
-    axes[1].set_title(f"near-zero share per unit ({dead} dead of {codes.shape[1]})")
+    axes[1].set_ylabel("mean |activation|")
+    axes[1].set_title(f"per unit ({dead} of {codes.shape[1]} dead: always within {zero_tol:g} of 0)", fontsize=9)
     _save(fig, path)
