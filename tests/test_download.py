@@ -50,6 +50,13 @@ def not_found_server():
     server.close()
 
 
+@pytest.fixture
+def server_error_server():
+    server = CountingServer(500)
+    yield server
+    server.close()
+
+
 def refused_url() -> str:
     """A loopback port with nothing listening on it."""
     with socket.socket() as s:
@@ -142,3 +149,45 @@ def test_a_mirror_that_hangs_is_abandoned_after_the_timeout(tmp_path, tiny_mirro
         served = fetch_dataset(remote_files(tiny_mirror), [hanging, http_mirror], tmp_path,
                                timeout=0.5, retries=0)
     assert set(served.values()) == {http_mirror}
+
+
+def test_refused_404_500_and_hanging_mirrors_fall_through_to_the_good_one(
+    tmp_path, tiny_mirror, http_mirror, not_found_server, server_error_server, caplog
+):
+    caplog.set_level(logging.INFO)
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        hanging = f"http://127.0.0.1:{silent.getsockname()[1]}/"
+        mirrors = [refused_url(), not_found_server.url, server_error_server.url, hanging, http_mirror]
+        served = fetch_dataset(remote_files(tiny_mirror), mirrors, tmp_path, timeout=0.5, retries=1,
+                               retry_wait=0)
+    assert set(served.values()) == {http_mirror}
+    assert server_error_server.requests == 2  # a 5xx is retried once, then the mirror is dropped
+    for name in TINY_FILES.values():
+        assert f"{name}: served by {http_mirror}" in caplog.text
+    for reason in ("ConnectionRefusedError", "HTTP 404", "HTTP 500", "timed out"):
+        assert reason in caplog.text
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(lambda data: data[: len(data) // 2], id="truncated"),
+        pytest.param(lambda data: data[:20] + bytes(b ^ 0xFF for b in data[20:40]) + data[40:], id="corrupt"),
+        pytest.param(lambda data: gzip.decompress(data)[:-1], id="not-gzip"),
+        pytest.param(lambda data: gzip.compress(gzip.decompress(data)[::-1]), id="gzip-of-wrong-content"),
+    ],
+)
+def test_a_damaged_file_is_a_checksum_error_and_is_removed(tmp_path, tiny_mirror, damage):
+    folder, files = tiny_mirror
+    bad = tmp_path / "bad-mirror"
+    shutil.copytree(folder, bad)
+    name = files["train_images"]["name"]
+    (bad / name).write_bytes(damage((folder / name).read_bytes()))
+    with pytest.raises(DownloadError) as err:
+        fetch_dataset(remote_files(tiny_mirror), [str(bad)], tmp_path / "raw", timeout=2, retries=0)
+    message = str(err.value)
+    assert f"{name} from {bad}" in message
+    assert files["train_images"]["md5"] in message
+    assert list((tmp_path / "raw").iterdir()) == []

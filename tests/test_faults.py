@@ -1,0 +1,78 @@
+"""Bad input and faults in real runs: a clear error in the step's log, and no output left behind."""
+
+import gzip
+
+
+from conftest import TINY_FILES, snakemake, tiny_config, write_config
+
+
+def failed_run(workdir, *targets):
+    result = snakemake(workdir, "--cores", "2", *targets, check=False)
+    assert result.returncode != 0, result.stdout + result.stderr
+    return result.stdout + result.stderr
+
+
+def test_a_wrong_hand_placed_file_is_a_checksum_error_in_preprocess(tmp_path, tiny_mirror):
+    folder, files = tiny_mirror
+    raw = tmp_path / "results" / "tiny" / "raw"
+    raw.mkdir(parents=True)
+    for name in TINY_FILES.values():
+        (raw / name).write_bytes((folder / name).read_bytes())
+    name = files["test_labels"]["name"]
+    (raw / name).write_bytes(gzip.compress(b"something else"))
+    write_config(tmp_path, tiny_config(files, ["http://127.0.0.1:9/unused/"]))
+    output = failed_run(tmp_path, "preprocess")
+    assert "Error in rule preprocess" in output
+    log = (tmp_path / "logs" / "tiny" / "preprocess.log").read_text()
+    assert f"ChecksumError: {name}: MD5 of the decompressed bytes is" in log
+    assert files["test_labels"]["md5"] in log
+    assert not (tmp_path / "results" / "tiny" / "data").exists() or not any(
+        (tmp_path / "results" / "tiny" / "data").iterdir()
+    )
+
+
+def test_every_mirror_failing_fails_download_listing_each_and_leaves_no_raw_file(tmp_path, tiny_mirror):
+    _, files = tiny_mirror
+    mirrors = ["http://127.0.0.1:9/closed/", str(tmp_path / "no-such-folder")]
+    write_config(tmp_path, tiny_config(files, mirrors))
+    output = failed_run(tmp_path, "download")
+    assert "Error in rule download" in output
+    log = (tmp_path / "logs" / "tiny" / "download.log").read_text()
+    assert "could not fetch" in log
+    for mirror in mirrors:
+        assert mirror in log
+    raw = tmp_path / "results" / "tiny" / "raw"
+    assert not raw.exists() or list(raw.iterdir()) == []
+
+
+def test_labels_outside_the_declared_classes_stop_preprocess_naming_the_file(tmp_path, tiny_mirror, http_mirror):
+    _, files = tiny_mirror
+    config = tiny_config(files, [http_mirror])
+    config["dataset"]["class_names"] = ["a", "b", "c"]  # the tiny data has 4 classes
+    write_config(tmp_path, config)
+    failed_run(tmp_path, "preprocess")
+    log = (tmp_path / "logs" / "tiny" / "preprocess.log").read_text()
+    assert f"IdxError: {files['train_labels']['name']}: labels [3] lie outside the 3 declared classes" in log
+
+
+def test_a_nan_loss_stops_training_and_writes_no_model(tmp_path, tiny_mirror, http_mirror):
+    _, files = tiny_mirror
+    # A learning rate this far off makes the weights overflow within a batch or two.
+    write_config(tmp_path, tiny_config(files, [http_mirror], model={"learning_rate": 1.0e30}))
+    output = failed_run(tmp_path, "train")
+    assert "Error in rule train" in output
+    log = (tmp_path / "logs" / "tiny" / "train.log").read_text()
+    assert "FloatingPointError: training loss became" in log and "learning rate" in log
+    model_dir = tmp_path / "results" / "tiny" / "model"
+    assert not model_dir.exists() or list(model_dir.iterdir()) == []
+
+
+def test_more_clusters_than_training_images_is_a_clear_error(tmp_path, tiny_mirror, http_mirror):
+    _, files = tiny_mirror
+    write_config(tmp_path, tiny_config(files, [http_mirror], clustering={"n_clusters": 500}))
+    failed_run(tmp_path, "cluster")
+    log = (tmp_path / "logs" / "tiny" / "cluster.log").read_text()
+    assert "n_clusters is 500 but there are only 320 training samples" in log
+    assert not (tmp_path / "results" / "tiny" / "clusters").exists() or not any(
+        (tmp_path / "results" / "tiny" / "clusters").iterdir()
+    )
