@@ -49,7 +49,7 @@ def test_defaults_fill_in_keys_left_out(tiny_mirror):
     assert config["clustering"] == {"n_clusters": 10, "n_init": 20, "max_iter": 300, "normalize": True}
     assert config["model"]["epochs"] == 3
     assert config["model"]["sparsity"]["kind"] == "l1"
-    assert config["model"]["hidden_units"] == [500, 500, 2000]
+    assert config["model"]["hidden_units"] == [500, 500, 1000]
     assert config["download"]["timeout"] == 15
 
 
