@@ -84,6 +84,15 @@ def http_mirror(tiny_mirror):
     server.server_close()
 
 
+def place_raw_files(workdir: Path, folder: Path, dataset: str = "tiny") -> Path:
+    """Copy the tiny dataset into the workdir's raw folder, as a user placing files by hand."""
+    raw = workdir / "results" / dataset / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    for name in TINY_FILES.values():
+        (raw / name).write_bytes((folder / name).read_bytes())
+    return raw
+
+
 def tiny_config(files: dict, mirrors: list[str], **overrides) -> dict:
     """A config that trains a small model for 2 epochs on the tiny dataset."""
     config = {

@@ -3,7 +3,7 @@
 import gzip
 
 
-from conftest import TINY_FILES, snakemake, tiny_config, write_config
+from conftest import place_raw_files, snakemake, tiny_config, write_config
 
 
 def failed_run(workdir, *targets):
@@ -14,10 +14,7 @@ def failed_run(workdir, *targets):
 
 def test_a_wrong_hand_placed_file_is_a_checksum_error_in_preprocess(tmp_path, tiny_mirror):
     folder, files = tiny_mirror
-    raw = tmp_path / "results" / "tiny" / "raw"
-    raw.mkdir(parents=True)
-    for name in TINY_FILES.values():
-        (raw / name).write_bytes((folder / name).read_bytes())
+    raw = place_raw_files(tmp_path, folder)
     name = files["test_labels"]["name"]
     (raw / name).write_bytes(gzip.compress(b"something else"))
     write_config(tmp_path, tiny_config(files, ["http://127.0.0.1:9/unused/"]))

@@ -71,6 +71,7 @@ def test_training_reduces_the_loss_and_is_deterministic_for_a_seed():
     assert h1["loss"][-1] < h1["loss"][0]
     assert set(h1) == {"loss", "val_loss"}
     np.testing.assert_array_equal(codes1, codes2)
+    assert h1 == h2
 
 
 def test_a_nan_loss_stops_training_with_a_hint_at_the_learning_rate():

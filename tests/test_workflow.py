@@ -6,7 +6,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import N_CLASSES, SHAPE, TINY_FILES, planned_rules, snakemake, tiny_config, write_config
+from conftest import (
+    N_CLASSES,
+    SHAPE,
+    TINY_FILES,
+    place_raw_files,
+    planned_rules,
+    snakemake,
+    tiny_config,
+    write_config,
+)
 
 FIGURES = ["training_curves", "reconstructions", "centroids", "confusion_matrix", "embedding_map",
            "code_activations"]
@@ -137,10 +146,7 @@ def test_one_step_can_be_targeted_by_name(tmp_path, tiny_mirror, http_mirror):
 
 def test_hand_placed_raw_files_are_never_sent_to_the_network(tmp_path, tiny_mirror):
     folder, files = tiny_mirror
-    raw = tmp_path / "results" / "tiny" / "raw"
-    raw.mkdir(parents=True)
-    for name in TINY_FILES.values():
-        (raw / name).write_bytes((folder / name).read_bytes())
+    place_raw_files(tmp_path, folder)
     write_config(tmp_path, tiny_config(files, ["http://127.0.0.1:9/unreachable/"]))
     planned = planned_rules(tmp_path)
     assert "download" not in planned and planned["preprocess"] == 1
