@@ -33,7 +33,7 @@ rule decode_centroids:
         codes=results("embeddings", "train.npy"),
         clusters=results("clusters", "train.npy"),
         train=results("data", "train.npz"),
-        code=library("atomic", "data", "model"),
+        code=library("atomic", "model"),
     output:
         images=results("clusters", "centroid_images.npy"),
     params:

@@ -39,9 +39,12 @@ def raw_files():
 
 
 def library(*modules):
-    """The library modules a step imports, so that editing one reruns the step."""
+    """The library modules a step imports, so that editing one reruns the step.
+
+    The package's __init__ and its logging module are used by every step.
+    """
     package = Path(workflow.basedir, "scripts", "saepipe")
-    return [str(package / f"{m}.py") for m in ("__init__", *modules)]
+    return [str(package / f"{m}.py") for m in ("__init__", "logs", *modules)]
 
 
 def n_classes():

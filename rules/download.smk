@@ -1,3 +1,5 @@
+# No code inputs: the MD5 check pins the files, so a change to the fetching code must not
+# make every later step rerun.
 rule download:
     output:
         **raw_files(),

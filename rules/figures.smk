@@ -1,4 +1,4 @@
-# One rule per figure; scripts/plot.py draws the one its rule names.
+# One rule per figure; scripts/plot.py draws the one its rule names, so all share its modules.
 
 
 rule figures:
@@ -9,7 +9,7 @@ rule figures:
 rule plot_training_curves:
     input:
         history=results("model", "history.csv"),
-        code=library("atomic", "figures"),
+        code=library("atomic", "data", "figures"),
     output:
         report(
             results("figures", "training_curves.png"),
@@ -30,7 +30,7 @@ rule plot_training_curves:
 rule plot_reconstructions:
     input:
         examples=results("embeddings", "reconstruction_examples.npz"),
-        code=library("atomic", "figures"),
+        code=library("atomic", "data", "figures"),
     output:
         report(
             results("figures", "reconstructions.png"),
@@ -52,7 +52,7 @@ rule plot_centroids:
     input:
         images=results("clusters", "centroid_images.npy"),
         metrics=results("metrics", "metrics.json"),
-        code=library("atomic", "figures"),
+        code=library("atomic", "data", "figures"),
     output:
         report(
             results("figures", "centroids.png"),
@@ -76,7 +76,7 @@ rule plot_confusion_matrix:
     input:
         confusion=results("metrics", "confusion_matrix.tsv"),
         metrics=results("metrics", "metrics.json"),
-        code=library("atomic", "figures"),
+        code=library("atomic", "data", "figures"),
     output:
         report(
             results("figures", "confusion_matrix.png"),
@@ -130,7 +130,7 @@ rule plot_embedding_map:
 rule plot_code_activations:
     input:
         codes=results("embeddings", "test.npy"),
-        code=library("atomic", "figures"),
+        code=library("atomic", "data", "figures"),
     output:
         report(
             results("figures", "code_activations.png"),

@@ -2,6 +2,7 @@
 
 import ast
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -20,26 +21,41 @@ DISTRIBUTIONS = {
     "tensorflow": "tensorflow",
     "threadpoolctl": "threadpoolctl",
 }
-STDLIB = {"contextlib", "dataclasses", "functools", "gzip", "hashlib", "json", "logging", "os",
-          "shutil", "sys", "time", "typing", "urllib", "uuid", "pathlib", "__future__"}
+STDLIB = set(sys.stdlib_module_names)
+
+
+def library_modules(block: str) -> set[str] | None:
+    """The modules named in a rule's `library(...)` input, with the two every step gets."""
+    match = re.search(r"library\(([^)]*)\)", block)
+    if not match:
+        return None
+    return {"__init__", "logs", *re.findall(r'"(\w+)"', match.group(1))}
+
+
+def rule_blocks():
+    """(rule name, rule text) for each rule in rules/*.smk."""
+    for smk in sorted((REPO / "rules").glob("*.smk")):
+        for block in re.split(r"^rule ", smk.read_text(), flags=re.M)[1:]:
+            yield smk, block.split(":", 1)[0].strip(), block
 
 
 def rules():
     """(rule name, conda env path, script path) for each rule with a script, parsed from rules/*.smk."""
     found = []
-    for smk in sorted((REPO / "rules").glob("*.smk")):
-        for block in re.split(r"^rule ", smk.read_text(), flags=re.M)[1:]:
-            name = block.split(":", 1)[0].strip()
-            conda = re.search(r"^\s+conda:\s*\n\s+\"([^\"]+)\"", block, re.M)
-            script = re.search(r"^\s+script:\s*\n\s+\"([^\"]+)\"", block, re.M)
-            if script:
-                found.append((name, conda and (smk.parent / conda.group(1)).resolve(),
-                              (smk.parent / script.group(1)).resolve()))
+    for smk, name, block in rule_blocks():
+        conda = re.search(r"^\s+conda:\s*\n\s+\"([^\"]+)\"", block, re.M)
+        script = re.search(r"^\s+script:\s*\n\s+\"([^\"]+)\"", block, re.M)
+        if script:
+            found.append((name, conda and (smk.parent / conda.group(1)).resolve(),
+                          (smk.parent / script.group(1)).resolve()))
     return found
 
 
 def imported_modules(path: Path, seen: set[Path] | None = None) -> set[str]:
-    """Top-level modules imported by a script, following imports of the saepipe package."""
+    """Top-level modules imported by a script, following imports of the saepipe package.
+
+    `seen` collects the files visited: the script and every saepipe module it reaches.
+    """
     seen = seen if seen is not None else set()
     if path in seen:
         return set()
@@ -107,3 +123,17 @@ def test_env_pins_equal_the_pip_requirements(env):
     requirements = requirement_pins()
     for package, version in env_pins(env).items():
         assert requirements.get(package) == version, f"{env.name}: {package}=={version} vs requirements.txt"
+
+
+@pytest.mark.parametrize("rule, env, script", RULES, ids=[r[0] for r in RULES])
+def test_each_rule_declares_the_library_modules_its_script_uses(rule, env, script):
+    """So that editing a module reruns exactly the steps that use it."""
+    blocks = {name: block for _, name, block in rule_blocks()}
+    declared = library_modules(blocks[rule])
+    if rule == "download":
+        assert declared is None, "download must not rerun (and retrain everything) for a code change"
+        return
+    seen: set[Path] = set()
+    imported_modules(script, seen)
+    used = {p.stem for p in seen if p.parent.name == "saepipe"} | {"__init__"}
+    assert declared == used, f"rule {rule}: library() lists {sorted(declared)}, {script.name} uses {sorted(used)}"
