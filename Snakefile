@@ -16,6 +16,11 @@ report: "report/workflow.rst"
 
 
 include: "rules/common.smk"
+
+
+check_config()
+
+
 include: "rules/download.smk"
 include: "rules/preprocess.smk"
 include: "rules/train.smk"

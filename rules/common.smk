@@ -1,5 +1,6 @@
 # Helpers shared by the rules: where each output lives, and what each step is given.
 
+import gzip
 from pathlib import Path
 
 DATASET = config["dataset"]["name"]
@@ -61,3 +62,25 @@ def all_outputs():
 
 def figure_files():
     return [results("figures", f"{name}.png") for name in FIGURES]
+
+
+def check_config():
+    """Checks the schema cannot make, run before any job starts.
+
+    The training images must outnumber the clusters; when the raw labels are already there,
+    their IDX header says how many images there are.
+    """
+    labels = Path(raw_file("train_labels"))
+    if not labels.exists():
+        return
+    with open(labels, "rb") as handle:
+        head = handle.read(2)
+    with (gzip.open if head == b"\x1f\x8b" else open)(labels, "rb") as handle:
+        header = handle.read(8)
+    n_images = int.from_bytes(header[4:8], "big") if len(header) == 8 else 0
+    n_clusters = config["clustering"]["n_clusters"]
+    if n_images and n_clusters > n_images:
+        raise ValueError(
+            f"config: clustering.n_clusters is {n_clusters} but {labels} holds only "
+            f"{n_images} training images; choose at most {n_images}"
+        )

@@ -3,7 +3,7 @@
 import gzip
 
 
-from conftest import place_raw_files, snakemake, tiny_config, write_config
+from conftest import place_raw_files, planned_rules, snakemake, tiny_config, write_config
 
 
 def failed_run(workdir, *targets):
@@ -26,9 +26,15 @@ def test_a_wrong_hand_placed_file_is_a_checksum_error_in_preprocess(tmp_path, ti
     assert not (tmp_path / "results" / "tiny" / "data").exists() or not any(
         (tmp_path / "results" / "tiny" / "data").iterdir()
     )
+    # the fix: put the right file there; the rerun succeeds
+    place_raw_files(tmp_path, folder)
+    snakemake(tmp_path, "--cores", "2", "preprocess")
+    assert (tmp_path / "results" / "tiny" / "data" / "test.npz").exists()
 
 
-def test_every_mirror_failing_fails_download_listing_each_and_leaves_no_raw_file(tmp_path, tiny_mirror):
+def test_every_mirror_failing_fails_download_listing_each_and_leaves_no_raw_file(
+    tmp_path, tiny_mirror, http_mirror
+):
     _, files = tiny_mirror
     mirrors = ["http://127.0.0.1:9/closed/", str(tmp_path / "no-such-folder")]
     write_config(tmp_path, tiny_config(files, mirrors))
@@ -40,6 +46,9 @@ def test_every_mirror_failing_fails_download_listing_each_and_leaves_no_raw_file
         assert mirror in log
     raw = tmp_path / "results" / "tiny" / "raw"
     assert not raw.exists() or list(raw.iterdir()) == []
+    write_config(tmp_path, tiny_config(files, [*mirrors, http_mirror]))
+    snakemake(tmp_path, "--cores", "2", "download")
+    assert len(list(raw.iterdir())) == 4
 
 
 def test_labels_outside_the_declared_classes_stop_preprocess_naming_the_file(tmp_path, tiny_mirror, http_mirror):
@@ -50,6 +59,8 @@ def test_labels_outside_the_declared_classes_stop_preprocess_naming_the_file(tmp
     failed_run(tmp_path, "preprocess")
     log = (tmp_path / "logs" / "tiny" / "preprocess.log").read_text()
     assert f"IdxError: {files['train_labels']['name']}: labels [3] lie outside the 3 declared classes" in log
+    write_config(tmp_path, tiny_config(files, [http_mirror]))
+    snakemake(tmp_path, "--cores", "2", "preprocess")
 
 
 def test_a_nan_loss_stops_training_and_writes_no_model(tmp_path, tiny_mirror, http_mirror):
@@ -62,14 +73,18 @@ def test_a_nan_loss_stops_training_and_writes_no_model(tmp_path, tiny_mirror, ht
     assert "FloatingPointError: training loss became" in log and "learning rate" in log
     model_dir = tmp_path / "results" / "tiny" / "model"
     assert not model_dir.exists() or list(model_dir.iterdir()) == []
+    write_config(tmp_path, tiny_config(files, [http_mirror]))
+    snakemake(tmp_path, "--cores", "2", "train")
+    assert (model_dir / "autoencoder.keras").exists()
 
 
-def test_more_clusters_than_training_images_is_a_clear_error(tmp_path, tiny_mirror, http_mirror):
+def test_more_clusters_than_training_images_stops_the_run_before_any_job(tmp_path, tiny_mirror, http_mirror):
     _, files = tiny_mirror
+    write_config(tmp_path, tiny_config(files, [http_mirror]))
+    snakemake(tmp_path, "--cores", "1", "download")
     write_config(tmp_path, tiny_config(files, [http_mirror], clustering={"n_clusters": 500}))
-    failed_run(tmp_path, "cluster")
-    log = (tmp_path / "logs" / "tiny" / "cluster.log").read_text()
-    assert "n_clusters is 500 but there are only 320 training samples" in log
-    assert not (tmp_path / "results" / "tiny" / "clusters").exists() or not any(
-        (tmp_path / "results" / "tiny" / "clusters").iterdir()
-    )
+    output = failed_run(tmp_path)
+    assert "clustering.n_clusters is 500 but" in output and "holds only 320 training images" in output
+    assert not (tmp_path / "results" / "tiny" / "data").exists()
+    write_config(tmp_path, tiny_config(files, [http_mirror], clustering={"n_clusters": 5}))
+    assert "preprocess" in planned_rules(tmp_path)
