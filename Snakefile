@@ -9,16 +9,16 @@ min_version("9.0")
 configfile: "config.yaml"
 
 
+include: "rules/common.smk"
+
+
+config.update(typed_like_schema(config, yaml.safe_load(SCHEMA.read_text())))
 validate(config, "schemas/config.schema.yaml")
+check_config()
 
 
 report: "report/workflow.rst"
 
-
-include: "rules/common.smk"
-
-
-check_config()
 
 
 include: "rules/download.smk"

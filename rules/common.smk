@@ -3,7 +3,9 @@
 import gzip
 from pathlib import Path
 
-DATASET = config["dataset"]["name"]
+import yaml
+
+SCHEMA = Path(workflow.basedir, "schemas", "config.schema.yaml")
 RAW_KEYS = ("train_images", "train_labels", "test_images", "test_labels")
 FIGURES = (
     "training_curves",
@@ -20,15 +22,15 @@ def results(*parts):
 
     Paths are concrete (no wildcards), so each step can be run by name: `snakemake cluster`.
     """
-    return str(Path("results", DATASET, *parts))
+    return str(Path("results", config["dataset"]["name"], *parts))
 
 
 def log_file(rule):
-    return str(Path("logs", DATASET, f"{rule}.log"))
+    return str(Path("logs", config["dataset"]["name"], f"{rule}.log"))
 
 
 def benchmark_file(rule):
-    return str(Path("benchmarks", DATASET, f"{rule}.tsv"))
+    return str(Path("benchmarks", config["dataset"]["name"], f"{rule}.tsv"))
 
 
 def raw_file(key):
@@ -62,6 +64,31 @@ def all_outputs():
 
 def figure_files():
     return [results("figures", f"{name}.png") for name in FIGURES]
+
+
+def canonical(value):
+    """The value with every mapping's keys sorted: Snakemake compares params by their text, so
+    the order of keys in config.yaml (or the defaults the schema adds) must not matter."""
+    if isinstance(value, dict):
+        return {k: canonical(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [canonical(v) for v in value]
+    return value
+
+
+def typed_like_schema(value, schema):
+    """`--config` parses values inside a mapping as strings (`model={"epochs": 5}` gives "5"):
+    read back as YAML the strings where the schema wants a number or a boolean, so that a
+    command-line override behaves exactly like the same edit of config.yaml."""
+    if isinstance(value, dict):
+        properties = schema.get("properties", {})
+        return {k: typed_like_schema(v, properties.get(k, {})) for k, v in value.items()}
+    if isinstance(value, list):
+        return [typed_like_schema(v, schema.get("items", {})) for v in value]
+    if isinstance(value, str) and schema.get("type") in ("integer", "number", "boolean"):
+        parsed = yaml.safe_load(value)
+        return parsed if isinstance(parsed, (int, float, bool)) else value
+    return value
 
 
 def check_config():

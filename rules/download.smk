@@ -7,14 +7,15 @@ rule download:
     # retries) does not change them, so the script reads those from the config: a new mirror
     # list must not make Snakemake download again and retrain everything downstream.
     params:
-        files=[config["dataset"]["files"][key] for key in RAW_KEYS],
+        files=[canonical(config["dataset"]["files"][key]) for key in RAW_KEYS],
     resources:
         mem_mb=512,
         runtime=30,
     log:
         log_file("download"),
-    benchmark:
-        benchmark_file("download")
+    # Shared between workflows with --cache; Snakemake forbids a benchmark: file on a cached
+    # rule (a restored result has no run to time), and this light step does not need one.
+    cache: True
     conda:
         "../envs/base.yaml"
     script:

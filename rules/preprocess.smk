@@ -15,8 +15,9 @@ rule preprocess:
         runtime=10,
     log:
         log_file("preprocess"),
-    benchmark:
-        benchmark_file("preprocess")
+    # Shared between workflows with --cache; Snakemake forbids a benchmark: file on a cached
+    # rule (a restored result has no run to time), and this light step does not need one.
+    cache: True
     conda:
         "../envs/base.yaml"
     script:

@@ -5,6 +5,7 @@ import os
 import pandas as pd
 
 from saepipe.atomic import atomic_path
+from saepipe.checkpoint import discard, fingerprint
 from saepipe.data import load_split
 from saepipe.logs import logged_step
 
@@ -29,7 +30,8 @@ with logged_step(snakemake.log[0]) as log:
         sparsity_target=sparsity["target"],
         input_noise=cfg["input_noise"],
     )
-    history = sae.train_autoencoder(
+    settings = {"model": cfg, "seed": seed}
+    autoencoder, history = sae.train_autoencoder(
         autoencoder,
         x[~is_val],
         x[is_val],
@@ -38,6 +40,8 @@ with logged_step(snakemake.log[0]) as log:
         epochs=cfg["epochs"],
         patience=cfg["early_stopping_patience"],
         seed=seed,
+        checkpoint_dir=snakemake.params.checkpoint_dir,
+        fingerprint=fingerprint(settings, snakemake.input.train),
     )
     with atomic_path(snakemake.output.history) as tmp:
         frame = pd.DataFrame(history)
@@ -45,4 +49,5 @@ with logged_step(snakemake.log[0]) as log:
         frame.to_csv(tmp, index=False)
     with atomic_path(snakemake.output.model) as tmp:
         autoencoder.save(tmp)
+    discard(snakemake.params.checkpoint_dir)  # only now: a kill before this point resumes
     log.info("trained %d epochs; model written to %s", len(frame), snakemake.output.model)

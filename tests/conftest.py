@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import http.server
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pytest
@@ -71,17 +73,25 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-@pytest.fixture(scope="session")
-def http_mirror(tiny_mirror):
-    """A real HTTP server on 127.0.0.1 serving the tiny dataset; yields its base URL."""
-    folder, _ = tiny_mirror
+@contextlib.contextmanager
+def serve_folder(folder: Path) -> Iterator[str]:
+    """A real HTTP server on 127.0.0.1 serving `folder`; yields its base URL, stops on exit."""
     handler = functools.partial(_QuietHandler, directory=str(folder))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="session")
+def http_mirror(tiny_mirror):
+    """The tiny dataset over HTTP on 127.0.0.1, for the whole session; yields its base URL."""
+    with serve_folder(tiny_mirror[0]) as url:
+        yield url
 
 
 def place_raw_files(workdir: Path, folder: Path, dataset: str = "tiny") -> Path:
@@ -129,16 +139,23 @@ def write_config(workdir: Path, config: dict) -> Path:
     return path
 
 
-def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 900) -> subprocess.CompletedProcess:
+def snakemake(
+    workdir: Path,
+    *args: str,
+    check: bool = True,
+    timeout: int = 900,
+    snakefile: Path = REPO / "Snakefile",
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess:
     """Run the real `snakemake` on the repo's Snakefile in `workdir` with its config.yaml."""
     command = [
         sys.executable, "-m", "snakemake",
-        "--snakefile", str(REPO / "Snakefile"),
+        "--snakefile", str(snakefile),
         "--directory", str(workdir),
         "--configfile", str(workdir / "config.yaml"),
         *args,
     ]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
     result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
     if check and result.returncode != 0:
         raise AssertionError(
@@ -148,9 +165,9 @@ def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 900)
     return result
 
 
-def planned_rules(workdir: Path, *args: str) -> dict[str, int]:
+def planned_rules(workdir: Path, *args: str, **kwargs) -> dict[str, int]:
     """Rule -> job count that a dry run plans (parsed from snakemake's job-count table)."""
-    result = snakemake(workdir, "-n", "--quiet", "rules", *args)
+    result = snakemake(workdir, "-n", "--quiet", "rules", *args, **kwargs)
     counts: dict[str, int] = {}
     in_table = False
     for line in (result.stdout + result.stderr).splitlines():

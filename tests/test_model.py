@@ -63,7 +63,7 @@ def test_training_reduces_the_loss_and_is_deterministic_for_a_seed():
     def run():
         sae.seed_everything(5, threads=1)
         autoencoder, _, _ = small()
-        history = sae.train_autoencoder(autoencoder, x[:96], x[96:], sae.make_optimizer("adam", 0.01),
+        _, history = sae.train_autoencoder(autoencoder, x[:96], x[96:], sae.make_optimizer("adam", 0.01),
                                         batch_size=16, epochs=4, patience=0, seed=5)
         return history, sae.encode(autoencoder, x)
 

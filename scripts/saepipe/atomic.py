@@ -19,11 +19,15 @@ import numpy as np
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary sibling of `path`; rename it onto `path` only if the block succeeds.
 
-    The temporary name keeps the suffix, as numpy and Keras choose the format by suffix.
+    The temporary name ends like the final one, as numpy and Keras choose the format by the
+    ending (`.npy`, `.keras`, `.weights.h5`).
     """
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.with_name(f".{final.stem}.tmp-{uuid.uuid4().hex[:8]}{final.suffix}")
+    # A job killed outright (SIGKILL) cannot clean up: sweep what it left for this file.
+    for stale in final.parent.glob(f".tmp-*-{final.name}"):
+        stale.unlink(missing_ok=True)
+    tmp = final.with_name(f".tmp-{uuid.uuid4().hex[:8]}-{final.name}")
     try:
         yield tmp
         os.replace(tmp, final)

@@ -5,10 +5,15 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import sys
 from typing import Iterator
 
 log = logging.getLogger("saepipe")
+
+
+def _raise_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(f"stopped by signal {signal.Signals(signum).name}")
 
 
 @contextlib.contextmanager
@@ -27,10 +32,16 @@ def logged_step(log_path: str | os.PathLike) -> Iterator[logging.Logger]:
     root.addHandler(handler)
     root.addHandler(console)
     logging.captureWarnings(True)
+    # SLURM (at a time limit) and `kill` send SIGTERM: turn it into an exception, so temporary
+    # files are removed on the way out as they are on an error or Ctrl-C.
+    signal.signal(signal.SIGTERM, _raise_on_sigterm)
     try:
         yield log
     except Exception as err:
         log.error("%s: %s", type(err).__name__, err)
+        raise
+    except (KeyboardInterrupt, SystemExit) as err:
+        log.error("interrupted (%s); a rerun resumes or restarts this step", err or "SIGINT")
         raise
     finally:
         root.removeHandler(handler)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+from pathlib import Path
 from typing import Any, Sequence
 
 import keras
@@ -147,30 +149,47 @@ def train_autoencoder(
     epochs: int,
     patience: int,
     seed: int,
-) -> dict[str, list[float]]:
-    """Fit on reconstruction MSE (plus the sparsity penalty); early-stop on validation loss."""
-    autoencoder.compile(optimizer=optimizer, loss="mse")
+    checkpoint_dir: str | os.PathLike | None = None,
+    fingerprint: str = "",
+) -> tuple[keras.Model, dict[str, list[float]]]:
+    """Fit on reconstruction MSE (plus the sparsity penalty); early-stop on validation loss.
+
+    With `checkpoint_dir`, each epoch is checkpointed there and a checkpoint with the same
+    `fingerprint` is resumed from; the caller removes the folder once the final model is saved.
+    Returns the trained model (the resumed one, if any) and the history of all epochs.
+    """
+    from . import checkpoint
+
+    folder = Path(checkpoint_dir) if checkpoint_dir is not None else None
+    resumed = checkpoint.load(folder, fingerprint) if folder is not None else None
+    if resumed is not None:
+        autoencoder, state = resumed
+    else:
+        autoencoder.compile(optimizer=optimizer, loss="mse")
+        state = checkpoint.TrainingState(fingerprint=fingerprint)
     has_val = x_val is not None and len(x_val) > 0
-    callbacks: list[keras.callbacks.Callback] = [EpochLogger(epochs), StopOnNaN()]
-    if patience > 0:
-        callbacks.append(
-            keras.callbacks.EarlyStopping(
-                monitor="val_loss" if has_val else "loss",
-                patience=patience,
-                restore_best_weights=True,
-            )
+    progress = checkpoint.Checkpointer(state, "val_loss" if has_val else "loss", patience, folder)
+    # A run that had already stopped early (or finished) fits no more epochs, but still passes
+    # through the callbacks, which restore the best weights.
+    stopped = patience and state.wait >= patience
+    try:
+        autoencoder.fit(
+            x_train,
+            x_train,
+            validation_data=(x_val, x_val) if has_val else None,
+            batch_size=batch_size,
+            epochs=state.epochs_done if stopped else epochs,
+            initial_epoch=state.epochs_done,
+            shuffle=True,
+            # The checkpoint is written before the epoch is logged: a logged epoch is never lost.
+            callbacks=[StopOnNaN(), progress, EpochLogger(epochs)],
+            verbose=0,
         )
-    history = autoencoder.fit(
-        x_train,
-        x_train,
-        validation_data=(x_val, x_val) if has_val else None,
-        batch_size=batch_size,
-        epochs=epochs,
-        shuffle=True,
-        callbacks=callbacks,
-        verbose=0,
-    )
-    return {k: [float(v) for v in vs] for k, vs in history.history.items()}
+    except FloatingPointError:
+        if folder is not None:
+            checkpoint.discard(folder)  # a diverged run is not worth resuming
+        raise
+    return autoencoder, state.history
 
 
 def encode(autoencoder: keras.Model, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:

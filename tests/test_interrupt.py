@@ -1,0 +1,70 @@
+"""A run interrupted mid-training (as SLURM does at a time limit) resumes and completes."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+
+from conftest import REPO, snakemake, tiny_config, write_config
+
+EPOCHS = 40
+
+
+def start(workdir):
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+               "--directory", str(workdir), "--configfile", str(workdir / "config.yaml"),
+               "--cores", "2", "train"]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=open(workdir / "snakemake.err", "w"),
+                            start_new_session=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+
+
+def wait_for_epoch(workdir, epoch, timeout=120):
+    log = workdir / "logs" / "tiny" / "train.log"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if log.exists() and f"epoch {epoch}/{EPOCHS}" in log.read_text():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"training never reached epoch {epoch}:\n{(workdir / 'snakemake.err').read_text()[-3000:]}")
+
+
+@pytest.mark.parametrize("how", ["SIGINT", "SIGTERM", "SIGKILL"])
+def test_an_interrupted_training_resumes_and_completes(tmp_path, tiny_mirror, http_mirror, how):
+    _, files = tiny_mirror
+    write_config(tmp_path, tiny_config(files, [http_mirror], model={"epochs": EPOCHS}))
+    process = start(tmp_path)
+    try:
+        wait_for_epoch(tmp_path, 5)
+        # To snakemake and its job together: Ctrl-C reaches the terminal's whole process group,
+        # and SLURM signals every process of the job at a time limit (SIGKILL: a node failure).
+        os.killpg(process.pid, getattr(signal, how))
+        process.wait(timeout=120)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert process.returncode != 0
+    model_dir = tmp_path / "results" / "tiny" / "model"
+    # no final output, truncated or whole, survived the interruption; the checkpoint did
+    assert not (model_dir / "autoencoder.keras").exists()
+    assert not (model_dir / "history.csv").exists()
+    assert (model_dir / "checkpoint" / "state.json").exists()
+    if how != "SIGKILL":  # a killed process cannot clean up; the next write sweeps its leftovers
+        assert not [p for p in tmp_path.rglob(".tmp-*")]
+    interrupted_at = int(re.findall(r"epoch (\d+)/", (tmp_path / "logs" / "tiny" / "train.log").read_text())[-1])
+
+    if how == "SIGKILL":
+        snakemake(tmp_path, "--unlock")
+    snakemake(tmp_path, "--cores", "2", "--rerun-incomplete", "train")
+    log = (tmp_path / "logs" / "tiny" / "train.log").read_text()
+    resumed_after = int(re.search(r"resuming from the checkpoint .* after epoch (\d+)", log).group(1))
+    assert 5 <= resumed_after <= interrupted_at
+    assert f"epoch {resumed_after + 1}/{EPOCHS}" in log and "epoch 1/" not in log
+    history = pd.read_csv(model_dir / "history.csv")
+    assert list(history["epoch"]) == list(range(1, EPOCHS + 1))
+    assert not (model_dir / "checkpoint").exists()
+    snakemake(tmp_path, "--cores", "2", "embed")  # the model loads and encodes
