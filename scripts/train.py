@@ -39,7 +39,6 @@ with logged_step(snakemake.log[0]) as log:
         batch_size=cfg["batch_size"],
         epochs=cfg["epochs"],
         patience=cfg["early_stopping_patience"],
-        seed=seed,
         checkpoint_dir=snakemake.params.checkpoint_dir,
         fingerprint=fingerprint(settings, snakemake.input.train),
     )

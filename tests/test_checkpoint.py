@@ -16,7 +16,7 @@ def train(folder, epochs, fingerprint="a", patience=0):
     x, x_val = data()
     autoencoder, _, _ = sae.build_autoencoder(16, [8], 3)
     return sae.train_autoencoder(autoencoder, x, x_val, sae.make_optimizer("adam", 0.01), batch_size=16,
-                                 epochs=epochs, patience=patience, seed=0, checkpoint_dir=folder,
+                                 epochs=epochs, patience=patience, checkpoint_dir=folder,
                                  fingerprint=fingerprint)
 
 

@@ -148,7 +148,6 @@ def train_autoencoder(
     batch_size: int,
     epochs: int,
     patience: int,
-    seed: int,
     checkpoint_dir: str | os.PathLike | None = None,
     fingerprint: str = "",
 ) -> tuple[keras.Model, dict[str, list[float]]]:
