@@ -20,7 +20,14 @@ def start(workdir):
                "--directory", str(workdir), "--configfile", str(workdir / "config.yaml"),
                "--cores", "2", "train"]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=open(workdir / "snakemake.err", "w"),
-                            start_new_session=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+                            start_new_session=True, preexec_fn=default_sigint,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+
+
+def default_sigint():
+    """A shell starts background commands with SIGINT ignored, and children inherit that: give
+    snakemake the default handling a terminal's Ctrl-C meets, whoever started the tests."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def wait_for_epoch(workdir, epoch, timeout=120):
