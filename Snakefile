@@ -1,4 +1,5 @@
-# mnist-sae-pipeline: raw IDX files -> sparse autoencoder -> embeddings -> KMeans -> metrics, figures.
+# mnist-sae-pipeline: raw IDX files -> autoencoder -> embeddings -> (UMAP) -> clusters -> metrics,
+# figures, for every experiment and seed in config.yaml, and a summary comparing them.
 # Each stage lives in rules/<stage>.smk; path and parameter helpers in rules/common.smk.
 
 from snakemake.utils import min_version, validate
@@ -14,7 +15,15 @@ include: "rules/common.smk"
 
 config.update(typed_like_schema(config, yaml.safe_load(SCHEMA.read_text())))
 validate(config, "schemas/config.schema.yaml")
+EXPERIMENTS = resolve_experiments(config, yaml.safe_load(SCHEMA.read_text()))
+MODELS = {model_id(settings["model"]): settings["model"] for settings in EXPERIMENTS.values()}
 check_config()
+
+
+wildcard_constraints:
+    experiment="|".join(EXPERIMENTS),
+    seed=r"\d+",
+    model=r"[0-9a-f]{10}",
 
 
 report: "report/workflow.rst"
@@ -25,9 +34,11 @@ include: "rules/download.smk"
 include: "rules/preprocess.smk"
 include: "rules/train.smk"
 include: "rules/embed.smk"
+include: "rules/manifold.smk"
 include: "rules/cluster.smk"
 include: "rules/evaluate.smk"
 include: "rules/figures.smk"
+include: "rules/summary.smk"
 
 
 rule all:

@@ -1,26 +1,24 @@
 rule cluster:
     input:
-        train=results("embeddings", "train.npy"),
-        test=results("embeddings", "test.npy"),
+        unpack(cluster_inputs),
         code=library("atomic", "cluster"),
     output:
-        train=results("clusters", "train.npy"),
-        test=results("clusters", "test.npy"),
-        centroids=results("clusters", "centroids.npy"),
+        train=results(RUN, "clusters", "train.npy"),
+        test=results(RUN, "clusters", "test.npy"),
+        # Fitted on train and test together: the literature's protocol.
+        all=results(RUN, "clusters", "all.npy"),
+        centroids=results(RUN, "clusters", "centroids.npy"),
     params:
-        n_clusters=config["clustering"]["n_clusters"],
-        n_init=config["clustering"]["n_init"],
-        max_iter=config["clustering"]["max_iter"],
-        normalize=config["clustering"]["normalize"],
-        seed=config["seed"],
+        clustering=lambda wildcards: canonical(experiment(wildcards)["clustering"]),
+        seed=lambda wildcards: int(wildcards.seed),
     threads: 2
     resources:
         mem_mb=2000,
         runtime=20,
     log:
-        log_file("cluster"),
+        log_file(RUN, "cluster"),
     benchmark:
-        benchmark_file("cluster")
+        benchmark_file(RUN, "cluster")
     conda:
         "../envs/sklearn.yaml"
     script:
@@ -29,22 +27,22 @@ rule cluster:
 
 rule decode_centroids:
     input:
-        model=results("model", "autoencoder.keras"),
-        codes=results("embeddings", "train.npy"),
-        clusters=results("clusters", "train.npy"),
+        model=model_path("autoencoder.keras"),
+        codes=model_path("embeddings", "train.npy"),
+        clusters=results(RUN, "clusters", "train.npy"),
         train=results("data", "train.npz"),
         code=library("atomic", "model"),
     output:
-        images=results("clusters", "centroid_images.npy"),
+        images=results(RUN, "clusters", "centroid_images.npy"),
     params:
-        n_clusters=config["clustering"]["n_clusters"],
+        n_clusters=lambda wildcards: experiment(wildcards)["clustering"]["n_clusters"],
     resources:
         mem_mb=2000,
         runtime=10,
     log:
-        log_file("decode_centroids"),
+        log_file(RUN, "decode_centroids"),
     benchmark:
-        benchmark_file("decode_centroids")
+        benchmark_file(RUN, "decode_centroids")
     conda:
         "../envs/tensorflow.yaml"
     script:

@@ -1,12 +1,29 @@
 # Helpers shared by the rules: where each output lives, and what each step is given.
+#
+# Layout under results/<dataset>/: raw/ and data/ are shared by every experiment;
+# models/<model id>/seed<seed>/ holds a trained model and its codes, shared by every experiment
+# with the same model settings; <experiment>/seed<seed>/ holds what one experiment adds
+# (manifold, clusters, metrics, figures); summary.csv and comparison.png compare them all.
 
-import gzip
+import copy
+import hashlib
+import json
+import sys
 from pathlib import Path
 
 import yaml
+from snakemake.exceptions import WorkflowError
+
+# The library, for the checks made before any job starts (the jobs import it themselves).
+sys.path.insert(0, str(Path(workflow.basedir, "scripts")))
+from saepipe.idx import IdxError, read_idx  # noqa: E402
 
 SCHEMA = Path(workflow.basedir, "schemas", "config.schema.yaml")
 RAW_KEYS = ("train_images", "train_labels", "test_images", "test_labels")
+# The parts of the config an experiment may override.
+EXPERIMENT_KEYS = ("seeds", "model", "manifold", "clustering")
+# Folder names under results/<dataset>/ that an experiment's own folder must not take.
+RESERVED_NAMES = ("raw", "data", "models")
 FIGURES = (
     "training_curves",
     "reconstructions",
@@ -15,22 +32,23 @@ FIGURES = (
     "embedding_map",
     "code_activations",
 )
+# One run of an experiment, and one trained model; the wildcards are filled in by the targets.
+RUN = "{experiment}/seed{seed}"
+MODEL = "models/{model}/seed{seed}"
 
 
 def results(*parts):
-    """A path under this dataset's own results folder, so two datasets never share files.
-
-    Paths are concrete (no wildcards), so each step can be run by name: `snakemake cluster`.
-    """
+    """A path under this dataset's own results folder, so two datasets never share files."""
     return str(Path("results", config["dataset"]["name"], *parts))
 
 
-def log_file(rule):
-    return str(Path("logs", config["dataset"]["name"], f"{rule}.log"))
+def log_file(*parts):
+    """logs/<dataset>/<parts>.log, e.g. log_file(RUN, "cluster")."""
+    return str(Path("logs", config["dataset"]["name"], *parts)) + ".log"
 
 
-def benchmark_file(rule):
-    return str(Path("benchmarks", config["dataset"]["name"], f"{rule}.tsv"))
+def benchmark_file(*parts):
+    return str(Path("benchmarks", config["dataset"]["name"], *parts)) + ".tsv"
 
 
 def raw_file(key):
@@ -54,16 +72,124 @@ def n_classes():
     return len(config["dataset"]["class_names"])
 
 
+# --- experiments -------------------------------------------------------------------------------
+
+
+def merged(base, override):
+    """`base` with `override` laid over it, mapping by mapping (lists and values replace)."""
+    out = copy.deepcopy(base)
+    for key, value in (override or {}).items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merged(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def resolve_experiments(config, schema):
+    """Each experiment's full settings: the top-level defaults with its overrides laid over,
+    typed and validated like config.yaml itself, so a wrong key names its experiment."""
+    experiments = {}
+    for name, override in config["experiments"].items():
+        if name in RESERVED_NAMES:
+            raise WorkflowError(
+                f"config: experiments.{name}: the name is taken by the shared folder "
+                f"results/<dataset>/{name}/; choose another"
+            )
+        full = merged(config, typed_like_schema(override or {}, schema))
+        try:
+            validate(full, str(SCHEMA))
+        except WorkflowError as err:
+            raise WorkflowError(f"config: experiments.{name}: {err}") from None
+        experiments[name] = {key: full[key] for key in EXPERIMENT_KEYS}
+    for name in config.get("run", []):
+        if name not in experiments:
+            raise WorkflowError(
+                f"config: run: unknown experiment {name!r}; config.yaml defines "
+                f"{', '.join(sorted(experiments))}"
+            )
+    return experiments
+
+
+def model_id(settings):
+    """A short, stable name for a model's settings: experiments that train the same model get
+    the same folder, so the model is trained once."""
+    text = json.dumps(canonical(settings), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
+def experiment(wildcards):
+    return EXPERIMENTS[wildcards.experiment]
+
+
+def model_of(name):
+    return model_id(EXPERIMENTS[name]["model"])
+
+
+def model_path(*parts):
+    """An input function: the path of `parts` in the folder of the run's trained model."""
+
+    def path(wildcards):
+        folder = MODEL.format(model=model_of(wildcards.experiment), seed=wildcards.seed)
+        return results(folder, *parts)
+
+    return path
+
+
+def uses_umap(name):
+    return EXPERIMENTS[name]["manifold"]["method"] == "umap"
+
+
+def cluster_inputs(wildcards):
+    """What the clustering is fitted on: the UMAP embedding, or else the codes themselves."""
+    if uses_umap(wildcards.experiment):
+        run = RUN.format(**wildcards)
+        return {split: results(run, "manifold", f"{split}.npy") for split in ("train", "test", "all")}
+    return {split: model_path("embeddings", f"{split}.npy")(wildcards) for split in ("train", "test")}
+
+
+def runs():
+    """(experiment, seed) for every run the default target makes."""
+    return [(name, seed) for name in config.get("run", list(EXPERIMENTS))
+            for seed in EXPERIMENTS[name]["seeds"]]
+
+
+def run_path(name, seed, *parts):
+    return results(RUN.format(experiment=name, seed=seed), *parts)
+
+
+def figure_files(name, seed):
+    return [run_path(name, seed, "figures", f"{figure}.png") for figure in FIGURES]
+
+
+def summary_rows():
+    """What the summary reads for each run: its metrics and the benchmark of each of its steps."""
+    rows = []
+    for name, seed in runs():
+        model = MODEL.format(model=model_of(name), seed=seed)
+        run = RUN.format(experiment=name, seed=seed)
+        steps = {"train": model, "embed": model, "cluster": run, "evaluate": run}
+        if uses_umap(name):
+            steps["manifold"] = run
+        rows.append({
+            "experiment": name,
+            "seed": seed,
+            "model": model_of(name),
+            "metrics": run_path(name, seed, "metrics", "metrics.json"),
+            "benchmarks": {step: benchmark_file(folder, step) for step, folder in steps.items()},
+        })
+    return rows
+
+
 def all_outputs():
-    return [
-        results("metrics", "metrics.json"),
-        results("metrics", "metrics.tsv"),
-        *figure_files(),
-    ]
-
-
-def figure_files():
-    return [results("figures", f"{name}.png") for name in FIGURES]
+    """Metrics of every run, the figures of each experiment's first seed, and the comparison."""
+    outputs = []
+    for name, seed in runs():
+        outputs += [run_path(name, seed, "metrics", "metrics.json"),
+                    run_path(name, seed, "metrics", "metrics.tsv")]
+        if seed == EXPERIMENTS[name]["seeds"][0]:
+            outputs += figure_files(name, seed)
+    return outputs + [results("summary.csv"), results("comparison.png")]
 
 
 def canonical(value):
@@ -95,19 +221,19 @@ def check_config():
     """Checks the schema cannot make, run before any job starts.
 
     The training images must outnumber the clusters; when the raw labels are already there,
-    their IDX header says how many images there are.
+    they say how many images there are (a damaged file is left for preprocess to report).
     """
     labels = Path(raw_file("train_labels"))
-    if not labels.exists():
+    try:
+        n_images = len(read_idx(labels)) if labels.exists() else 0
+    except (IdxError, OSError):
         return
-    with open(labels, "rb") as handle:
-        head = handle.read(2)
-    with (gzip.open if head == b"\x1f\x8b" else open)(labels, "rb") as handle:
-        header = handle.read(8)
-    n_images = int.from_bytes(header[4:8], "big") if len(header) == 8 else 0
-    n_clusters = config["clustering"]["n_clusters"]
-    if n_images and n_clusters > n_images:
-        raise ValueError(
-            f"config: clustering.n_clusters is {n_clusters} but {labels} holds only "
-            f"{n_images} training images; choose at most {n_images}"
-        )
+    for name, settings in EXPERIMENTS.items():
+        n_clusters = settings["clustering"]["n_clusters"]
+        if n_images and n_clusters > n_images:
+            override = (config["experiments"][name] or {}).get("clustering", {})
+            where = f"experiments.{name}.clustering" if "n_clusters" in override else "clustering"
+            raise WorkflowError(
+                f"config: {where}.n_clusters is {n_clusters} but {labels} holds only "
+                f"{n_images} training images; choose at most {n_images}"
+            )

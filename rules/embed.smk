@@ -1,14 +1,14 @@
 rule embed:
     input:
-        model=results("model", "autoencoder.keras"),
+        model=results(MODEL, "autoencoder.keras"),
         train=results("data", "train.npz"),
         test=results("data", "test.npz"),
         code=library("atomic", "data", "model"),
     output:
-        train=results("embeddings", "train.npy"),
-        test=results("embeddings", "test.npy"),
-        mse=results("embeddings", "reconstruction_mse.json"),
-        examples=results("embeddings", "reconstruction_examples.npz"),
+        train=results(MODEL, "embeddings", "train.npy"),
+        test=results(MODEL, "embeddings", "test.npy"),
+        mse=results(MODEL, "embeddings", "reconstruction_mse.json"),
+        examples=results(MODEL, "embeddings", "reconstruction_examples.npz"),
     params:
         n_examples=config["figures"]["n_examples"],
     threads: 2
@@ -16,9 +16,9 @@ rule embed:
         mem_mb=3000,
         runtime=20,
     log:
-        log_file("embed"),
+        log_file(MODEL, "embed"),
     benchmark:
-        benchmark_file("embed")
+        benchmark_file(MODEL, "embed")
     conda:
         "../envs/tensorflow.yaml"
     script:

@@ -2,28 +2,30 @@ rule evaluate:
     input:
         train=results("data", "train.npz"),
         test=results("data", "test.npz"),
-        train_clusters=results("clusters", "train.npy"),
-        test_clusters=results("clusters", "test.npy"),
-        mse=results("embeddings", "reconstruction_mse.json"),
+        train_clusters=results(RUN, "clusters", "train.npy"),
+        test_clusters=results(RUN, "clusters", "test.npy"),
+        all_clusters=results(RUN, "clusters", "all.npy"),
+        mse=model_path("embeddings", "reconstruction_mse.json"),
         code=library("atomic", "data", "metrics"),
     output:
-        metrics=results("metrics", "metrics.json"),
+        metrics=results(RUN, "metrics", "metrics.json"),
         table=report(
-            results("metrics", "metrics.tsv"),
+            results(RUN, "metrics", "metrics.tsv"),
             caption="../report/metrics.rst",
-            category="Metrics",
+            category="{experiment}",
+            subcategory="seed {seed}",
         ),
-        confusion=results("metrics", "confusion_matrix.tsv"),
+        confusion=results(RUN, "metrics", "confusion_matrix.tsv"),
     params:
         n_classes=n_classes(),
-        n_clusters=config["clustering"]["n_clusters"],
+        n_clusters=lambda wildcards: experiment(wildcards)["clustering"]["n_clusters"],
     resources:
         mem_mb=2000,
         runtime=10,
     log:
-        log_file("evaluate"),
+        log_file(RUN, "evaluate"),
     benchmark:
-        benchmark_file("evaluate")
+        benchmark_file(RUN, "evaluate")
     conda:
         "../envs/sklearn.yaml"
     script:

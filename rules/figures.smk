@@ -1,26 +1,30 @@
 # One rule per figure; scripts/plot.py draws the one its rule names, so all share its modules.
+# The default target draws them for each experiment's first seed; any other run's figures are
+# one target away: snakemake results/<dataset>/<experiment>/seed<n>/figures/<figure>.png
 
 
 rule figures:
     input:
-        figure_files(),
+        [path for name in config.get("run", list(EXPERIMENTS))
+         for path in figure_files(name, EXPERIMENTS[name]["seeds"][0])],
 
 
 rule plot_training_curves:
     input:
-        history=results("model", "history.csv"),
+        history=model_path("history.csv"),
         code=library("atomic", "data", "figures"),
     output:
         report(
-            results("figures", "training_curves.png"),
+            results(RUN, "figures", "training_curves.png"),
             caption="../report/training_curves.rst",
-            category="Figures",
+            category="{experiment}",
+            subcategory="seed {seed}",
         ),
     resources:
         mem_mb=1000,
         runtime=5,
     log:
-        log_file("plot_training_curves"),
+        log_file(RUN, "plot_training_curves"),
     conda:
         "../envs/plot.yaml"
     script:
@@ -29,19 +33,20 @@ rule plot_training_curves:
 
 rule plot_reconstructions:
     input:
-        examples=results("embeddings", "reconstruction_examples.npz"),
+        examples=model_path("embeddings", "reconstruction_examples.npz"),
         code=library("atomic", "data", "figures"),
     output:
         report(
-            results("figures", "reconstructions.png"),
+            results(RUN, "figures", "reconstructions.png"),
             caption="../report/reconstructions.rst",
-            category="Figures",
+            category="{experiment}",
+            subcategory="seed {seed}",
         ),
     resources:
         mem_mb=1000,
         runtime=5,
     log:
-        log_file("plot_reconstructions"),
+        log_file(RUN, "plot_reconstructions"),
     conda:
         "../envs/plot.yaml"
     script:
@@ -50,14 +55,15 @@ rule plot_reconstructions:
 
 rule plot_centroids:
     input:
-        images=results("clusters", "centroid_images.npy"),
-        metrics=results("metrics", "metrics.json"),
+        images=results(RUN, "clusters", "centroid_images.npy"),
+        metrics=results(RUN, "metrics", "metrics.json"),
         code=library("atomic", "data", "figures"),
     output:
         report(
-            results("figures", "centroids.png"),
+            results(RUN, "figures", "centroids.png"),
             caption="../report/centroids.rst",
-            category="Figures",
+            category="{experiment}",
+            subcategory="seed {seed}",
         ),
     params:
         class_names=config["dataset"]["class_names"],
@@ -65,7 +71,7 @@ rule plot_centroids:
         mem_mb=1000,
         runtime=5,
     log:
-        log_file("plot_centroids"),
+        log_file(RUN, "plot_centroids"),
     conda:
         "../envs/plot.yaml"
     script:
@@ -74,14 +80,15 @@ rule plot_centroids:
 
 rule plot_confusion_matrix:
     input:
-        confusion=results("metrics", "confusion_matrix.tsv"),
-        metrics=results("metrics", "metrics.json"),
+        confusion=results(RUN, "metrics", "confusion_matrix.tsv"),
+        metrics=results(RUN, "metrics", "metrics.json"),
         code=library("atomic", "data", "figures"),
     output:
         report(
-            results("figures", "confusion_matrix.png"),
+            results(RUN, "figures", "confusion_matrix.png"),
             caption="../report/confusion_matrix.rst",
-            category="Figures",
+            category="{experiment}",
+            subcategory="seed {seed}",
         ),
     params:
         class_names=config["dataset"]["class_names"],
@@ -89,7 +96,7 @@ rule plot_confusion_matrix:
         mem_mb=1000,
         runtime=5,
     log:
-        log_file("plot_confusion_matrix"),
+        log_file(RUN, "plot_confusion_matrix"),
     conda:
         "../envs/plot.yaml"
     script:
@@ -98,29 +105,30 @@ rule plot_confusion_matrix:
 
 rule plot_embedding_map:
     input:
-        codes=results("embeddings", "test.npy"),
-        clusters=results("clusters", "test.npy"),
+        codes=model_path("embeddings", "test.npy"),
+        clusters=results(RUN, "clusters", "test.npy"),
         test=results("data", "test.npz"),
         code=library("atomic", "data", "figures"),
     output:
         report(
-            results("figures", "embedding_map.png"),
+            results(RUN, "figures", "embedding_map.png"),
             caption="../report/embedding_map.rst",
-            category="Figures",
+            category="{experiment}",
+            subcategory="seed {seed}",
         ),
     params:
         class_names=config["dataset"]["class_names"],
         method=config["figures"]["map_method"],
         n_points=config["figures"]["map_points"],
-        seed=config["seed"],
+        seed=lambda wildcards: int(wildcards.seed),
     threads: 2
     resources:
         mem_mb=2000,
         runtime=15,
     log:
-        log_file("plot_embedding_map"),
+        log_file(RUN, "plot_embedding_map"),
     benchmark:
-        benchmark_file("plot_embedding_map")
+        benchmark_file(RUN, "plot_embedding_map")
     conda:
         "../envs/plot.yaml"
     script:
@@ -129,19 +137,20 @@ rule plot_embedding_map:
 
 rule plot_code_activations:
     input:
-        codes=results("embeddings", "test.npy"),
+        codes=model_path("embeddings", "test.npy"),
         code=library("atomic", "data", "figures"),
     output:
         report(
-            results("figures", "code_activations.png"),
+            results(RUN, "figures", "code_activations.png"),
             caption="../report/code_activations.rst",
-            category="Figures",
+            category="{experiment}",
+            subcategory="seed {seed}",
         ),
     resources:
         mem_mb=1000,
         runtime=5,
     log:
-        log_file("plot_code_activations"),
+        log_file(RUN, "plot_code_activations"),
     conda:
         "../envs/plot.yaml"
     script:

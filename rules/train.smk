@@ -1,23 +1,26 @@
+# One model per distinct model settings and seed (folder results/<dataset>/models/<id>/seed<n>/),
+# however many experiments use it.
 rule train:
     input:
         train=results("data", "train.npz"),
         code=library("atomic", "checkpoint", "data", "model"),
     output:
-        model=results("model", "autoencoder.keras"),
-        history=results("model", "history.csv"),
+        model=results(MODEL, "autoencoder.keras"),
+        history=results(MODEL, "history.csv"),
+        settings=results(MODEL, "settings.json"),
     params:
-        model=canonical(config["model"]),
-        seed=config["seed"],
+        model=lambda wildcards: canonical(MODELS[wildcards.model]),
+        seed=lambda wildcards: int(wildcards.seed),
         # Per-epoch checkpoints, kept apart from the outputs so a killed job can resume.
-        checkpoint_dir=results("model", "checkpoint"),
+        checkpoint_dir=results(MODEL, "checkpoint"),
     threads: 4
     resources:
         mem_mb=4000,
         runtime=120,
     log:
-        log_file("train"),
+        log_file(MODEL, "train"),
     benchmark:
-        benchmark_file("train")
+        benchmark_file(MODEL, "train")
     conda:
         "../envs/tensorflow.yaml"
     script:

@@ -1,20 +1,34 @@
-"""KMeans fitted on the train embeddings, applied to test (rule `cluster`)."""
+"""Cluster the codes or their UMAP embedding (rule `cluster`): fitted on train and applied to
+test (the seed's protocol), and fitted on train and test together (the literature's)."""
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 from saepipe.atomic import save_npy
-from saepipe.cluster import fit_kmeans, normalize_rows
+from saepipe.cluster import centres, describe, fit_clusters, normalize_rows
 from saepipe.logs import logged_step
 
 with logged_step(snakemake.log[0]) as log, threadpool_limits(snakemake.threads):
-    params = snakemake.params
-    train, test = np.load(snakemake.input.train), np.load(snakemake.input.test)
-    if params.normalize:
-        train, test = normalize_rows(train), normalize_rows(test)
-    kmeans = fit_kmeans(train, params.n_clusters, params.n_init, params.max_iter, params.seed)
-    log.info("KMeans: %d clusters, inertia %.4f after %d iterations",
-             params.n_clusters, kmeans.inertia_, kmeans.n_iter_)
-    save_npy(snakemake.output.train, kmeans.labels_.astype(np.int64))
-    save_npy(snakemake.output.test, kmeans.predict(test).astype(np.int64))
-    save_npy(snakemake.output.centroids, kmeans.cluster_centers_)
+    settings, seed, inputs = snakemake.params.clustering, snakemake.params.seed, snakemake.input
+    points = {split: np.load(inputs[split]) for split in ("train", "test")}
+    # With UMAP, "all" is its own embedding fitted on all the codes; else the codes of both splits.
+    points["all"] = np.load(inputs.all) if "all" in inputs.keys() else np.concatenate(
+        [points["train"], points["test"]])
+    if settings["normalize"]:
+        points = {split: normalize_rows(x) for split, x in points.items()}
+
+    def fit(x):
+        return fit_clusters(x, settings["method"], settings["n_clusters"], settings["n_init"],
+                            settings["max_iter"], seed, settings["covariance_type"])
+
+    log.info("%s: fitting %d clusters on %d train points of %d dims",
+             settings["method"], settings["n_clusters"], *points["train"].shape)
+    model = fit(points["train"])
+    log.info("train fit: %s", describe(model))
+    save_npy(snakemake.output.train, model.predict(points["train"]).astype(np.int64))
+    save_npy(snakemake.output.test, model.predict(points["test"]).astype(np.int64))
+    save_npy(snakemake.output.centroids, centres(model))
+    log.info("%s: fitting on all %d points (the literature's protocol)", settings["method"], len(points["all"]))
+    everything = fit(points["all"])
+    log.info("all fit: %s", describe(everything))
+    save_npy(snakemake.output.all, everything.predict(points["all"]).astype(np.int64))

@@ -1,4 +1,8 @@
-"""Score the clusters against the true labels (rule `evaluate`): metrics.json and a tidy table."""
+"""Score the clusters against the true labels (rule `evaluate`): metrics.json and a tidy table.
+
+Two protocols, kept apart: the seed's ("train", "test": clusters fitted on train, mapped to labels
+from the training labels) and the literature's ("all": fitted and scored on train and test together).
+"""
 
 import json
 
@@ -8,7 +12,7 @@ import pandas as pd
 from saepipe.atomic import atomic_path, save_json
 from saepipe.data import load_split
 from saepipe.logs import logged_step
-from saepipe.metrics import cluster_scores, contingency
+from saepipe.metrics import cluster_scores, contingency, literature_scores
 
 with logged_step(snakemake.log[0]) as log:
     inputs, params = snakemake.input, snakemake.params
@@ -16,6 +20,8 @@ with logged_step(snakemake.log[0]) as log:
     clusters = {split: np.load(inputs[f"{split}_clusters"]) for split in ("train", "test")}
     scores = cluster_scores(labels["train"], clusters["train"], labels["test"], clusters["test"],
                             params.n_classes, params.n_clusters)
+    scores["all"] = literature_scores(np.concatenate([labels["train"], labels["test"]]),
+                                      np.load(inputs.all_clusters), params.n_classes, params.n_clusters)
     mse = json.loads(open(inputs.mse).read())
     tables = {split: contingency(labels[split], clusters[split], params.n_classes, params.n_clusters)
               for split in ("train", "test")}
@@ -26,7 +32,7 @@ with logged_step(snakemake.log[0]) as log:
 
     rows = [
         {"split": split, "metric": metric, "value": value}
-        for split in ("train", "test")
+        for split in ("train", "test", "all")
         for metric, value in scores[split].items()
         if metric != "confusion_matrix"
     ]
@@ -42,3 +48,5 @@ with logged_step(snakemake.log[0]) as log:
     log.info("test: accuracy %.4f (majority map, %d distinct labels), %.4f (Hungarian), NMI %.4f, ARI %.4f",
              test["accuracy_majority"], scores["majority_distinct_labels"], test["accuracy_hungarian"],
              test["nmi"], test["ari"])
+    log.info("all (fitted on train and test): Hungarian accuracy %.4f, NMI %.4f, ARI %.4f",
+             scores["all"]["accuracy_hungarian"], scores["all"]["nmi"], scores["all"]["ari"])

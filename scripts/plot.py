@@ -26,7 +26,7 @@ def centroids(inputs, params, output):
     mapping = json.loads(open(inputs.metrics).read())["majority_mapping"]
     titles = [f"c{c}\u2192{params.class_names[m] if m >= 0 else '-'}" for c, m in enumerate(mapping)]
     figures.plot_image_rows([images.reshape(len(images), -1)], ["decoded centre"], images.shape[1:], output,
-                            column_titles=titles, title="KMeans cluster centres through the decoder")
+                            column_titles=titles, title="Cluster centres (mean code) through the decoder")
 
 
 def confusion_matrix(inputs, params, output):

@@ -4,7 +4,7 @@ import os
 
 import pandas as pd
 
-from saepipe.atomic import atomic_path
+from saepipe.atomic import atomic_path, save_json
 from saepipe.checkpoint import discard, fingerprint
 from saepipe.data import load_split
 from saepipe.logs import logged_step
@@ -48,5 +48,6 @@ with logged_step(snakemake.log[0]) as log:
         frame.to_csv(tmp, index=False)
     with atomic_path(snakemake.output.model) as tmp:
         autoencoder.save(tmp)
+    save_json(snakemake.output.settings, settings)  # what the model folder's id stands for
     discard(snakemake.params.checkpoint_dir)  # only now: a kill before this point resumes
     log.info("trained %d epochs; model written to %s", len(frame), snakemake.output.model)

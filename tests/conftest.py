@@ -106,7 +106,7 @@ def place_raw_files(workdir: Path, folder: Path, dataset: str = "tiny") -> Path:
 def tiny_config(files: dict, mirrors: list[str], **overrides) -> dict:
     """A config that trains a small model for 2 epochs on the tiny dataset."""
     config = {
-        "seed": 0,
+        "seeds": [0],
         "dataset": {
             "name": "tiny",
             "files": files,
@@ -131,6 +131,23 @@ def tiny_config(files: dict, mirrors: list[str], **overrides) -> dict:
         else:
             config[section] = values
     return config
+
+
+def run_dir(workdir: Path, experiment: str = "default", seed: int = 0, dataset: str = "tiny") -> Path:
+    """Where one experiment's run writes its own outputs (logs: `kind="logs"`)."""
+    return workdir / "results" / dataset / experiment / f"seed{seed}"
+
+
+def model_dirs(workdir: Path, seed: int = 0, dataset: str = "tiny", under: str = "results") -> list[Path]:
+    """The folders of the models trained with `seed` (one per distinct model settings)."""
+    return sorted((workdir / under / dataset / "models").glob(f"*/seed{seed}"))
+
+
+def the_model_dir(workdir: Path, seed: int = 0, dataset: str = "tiny", under: str = "results") -> Path:
+    """The folder of the one model trained with `seed` (its logs with `under="logs"`)."""
+    folders = model_dirs(workdir, seed, dataset, under)
+    assert len(folders) == 1, f"expected one model folder, found {folders}"
+    return folders[0]
 
 
 def write_config(workdir: Path, config: dict) -> Path:

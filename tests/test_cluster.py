@@ -37,3 +37,24 @@ def test_normalize_rows_gives_unit_length_and_keeps_zero_rows_finite():
     out = normalize_rows(x)
     np.testing.assert_allclose(out[0], [0.6, 0.8])
     assert np.all(np.isfinite(out))
+
+
+def test_a_gaussian_mixture_separates_clear_blobs_and_is_deterministic():
+    from saepipe.cluster import centres, describe, fit_clusters
+
+    x, labels = blobs()
+    gmm = fit_clusters(x, "gmm", 3, n_init=2, max_iter=100, seed=3, covariance_type="full")
+    predicted = gmm.predict(x)
+    for label in range(3):
+        assert len(set(predicted[labels == label].tolist())) == 1
+    assert centres(gmm).shape == (3, 2)
+    assert "Gaussian mixture" in describe(gmm)
+    again = fit_clusters(x, "gmm", 3, n_init=2, max_iter=100, seed=3).predict(x)
+    np.testing.assert_array_equal(predicted, again)
+
+
+def test_an_unknown_clustering_method_is_a_clear_error():
+    from saepipe.cluster import fit_clusters
+
+    with pytest.raises(ValueError, match="clustering.method is 'dbscan'; expected one of kmeans, gmm"):
+        fit_clusters(blobs()[0], "dbscan", 3, 1, 10, 0)

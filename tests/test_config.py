@@ -6,11 +6,19 @@ import yaml
 from conftest import REPO, planned_rules, snakemake, tiny_config, write_config
 
 
-def test_the_shipped_config_is_valid_and_plans_the_whole_pipeline(tmp_path):
+def test_the_shipped_config_is_valid_and_plans_every_experiment_and_seed(tmp_path):
+    shipped = yaml.safe_load((REPO / "config.yaml").read_text())
     (tmp_path / "config.yaml").write_text((REPO / "config.yaml").read_text())
     planned = planned_rules(tmp_path)
-    for rule in ("download", "preprocess", "train", "embed", "cluster", "decode_centroids", "evaluate",
-                 "plot_embedding_map", "all"):
+    runs = len(shipped["run"]) * len(shipped["seeds"])
+    with_umap = [name for name in shipped["run"]
+                 if shipped["experiments"][name].get("manifold", {}).get("method") == "umap"]
+    assert planned["train"] == planned["embed"] == runs  # the shipped experiments share no model
+    assert planned["cluster"] == planned["evaluate"] == runs
+    assert planned["manifold"] == len(with_umap) * len(shipped["seeds"])
+    # figures for each experiment's first seed
+    assert planned["plot_embedding_map"] == planned["decode_centroids"] == len(shipped["run"])
+    for rule in ("download", "preprocess", "summary", "plot_comparison", "all"):
         assert planned[rule] == 1
 
 
@@ -46,7 +54,10 @@ def test_defaults_fill_in_keys_left_out(tiny_mirror):
     del config["clustering"], config["figures"], config["download"]
     config["model"] = {"epochs": 3}
     validate(config, str(REPO / "schemas" / "config.schema.yaml"))
-    assert config["clustering"] == {"n_clusters": 10, "n_init": 20, "max_iter": 300, "normalize": True}
+    assert config["clustering"] == {"method": "kmeans", "covariance_type": "full", "n_clusters": 10,
+                                    "n_init": 20, "max_iter": 300, "normalize": True}
+    assert config["manifold"]["method"] == "none"
+    assert config["experiments"] == {"default": {}} and config["seeds"] == [0]
     assert config["model"]["epochs"] == 3
     assert config["model"]["sparsity"]["kind"] == "l1"
     assert config["model"]["hidden_units"] == [500, 500, 1000]
@@ -54,9 +65,36 @@ def test_defaults_fill_in_keys_left_out(tiny_mirror):
 
 
 def test_the_schema_defaults_match_the_shipped_config():
+    """Every setting's default is the shipped value; only what runs differs: the schema's default
+    is one experiment with one seed, the shipped config compares three over three seeds."""
     from snakemake.utils import validate
 
     shipped = yaml.safe_load((REPO / "config.yaml").read_text())
     minimal = {"dataset": shipped["dataset"]}
     validate(minimal, str(REPO / "schemas" / "config.schema.yaml"))
-    assert minimal == shipped
+    what_runs = ("seeds", "experiments", "run")
+    assert {k: v for k, v in minimal.items() if k not in what_runs} == \
+        {k: v for k, v in shipped.items() if k not in what_runs}
+    assert shipped["experiments"]["default"] == {}
+
+
+@pytest.mark.parametrize(
+    "experiments, run, expected",
+    [
+        ({"n2d": {"manifold": {"method": "tsne"}}}, None, "config: experiments.n2d:"),
+        ({"n2d": {"clustering": {"n_cluster": 3}}}, None, "config: experiments.n2d:"),
+        ({"n2d": {"figures": {}}}, None, "'figures' was unexpected"),
+        ({"models": {}}, None, "config: experiments.models: the name is taken"),
+        ({"default": {}}, ["default", "n2d"], "config: run: unknown experiment 'n2d'"),
+    ],
+)
+def test_a_bad_experiment_stops_the_run_naming_it(tmp_path, tiny_mirror, experiments, run, expected):
+    _, files = tiny_mirror
+    config = tiny_config(files, ["unused"], experiments=experiments)
+    if run:
+        config["run"] = run
+    write_config(tmp_path, config)
+    result = snakemake(tmp_path, "--cores", "1", check=False)
+    assert result.returncode != 0
+    assert expected in result.stdout + result.stderr
+    assert not (tmp_path / "results").exists()

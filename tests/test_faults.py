@@ -3,7 +3,7 @@
 import gzip
 
 
-from conftest import place_raw_files, planned_rules, snakemake, tiny_config, write_config
+from conftest import model_dirs, place_raw_files, planned_rules, snakemake, the_model_dir, tiny_config, write_config
 
 
 def failed_run(workdir, *targets):
@@ -67,15 +67,14 @@ def test_a_nan_loss_stops_training_and_writes_no_model(tmp_path, tiny_mirror, ht
     _, files = tiny_mirror
     # A learning rate this far off makes the weights overflow within a batch or two.
     write_config(tmp_path, tiny_config(files, [http_mirror], model={"learning_rate": 1.0e30}))
-    output = failed_run(tmp_path, "train")
+    output = failed_run(tmp_path, "--until", "train")
     assert "Error in rule train" in output
-    log = (tmp_path / "logs" / "tiny" / "train.log").read_text()
+    log = (the_model_dir(tmp_path, under="logs") / "train.log").read_text()
     assert "FloatingPointError: training loss became" in log and "learning rate" in log
-    model_dir = tmp_path / "results" / "tiny" / "model"
-    assert not model_dir.exists() or list(model_dir.iterdir()) == []
+    assert all(list(folder.iterdir()) == [] for folder in model_dirs(tmp_path))
     write_config(tmp_path, tiny_config(files, [http_mirror]))
-    snakemake(tmp_path, "--cores", "2", "train")
-    assert (model_dir / "autoencoder.keras").exists()
+    snakemake(tmp_path, "--cores", "2", "--until", "train")
+    assert (the_model_dir(tmp_path) / "autoencoder.keras").exists()
 
 
 def test_more_clusters_than_training_images_stops_the_run_before_any_job(tmp_path, tiny_mirror, http_mirror):

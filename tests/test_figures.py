@@ -61,3 +61,9 @@ def test_a_failed_plot_leaves_no_file(tmp_path):
 def test_hoyer_sparsity_is_one_for_one_hot_codes_and_zero_for_flat_codes():
     codes = np.array([[0.0, 3.0, 0.0, 0.0], [1.0, 1.0, 1.0, 1.0]])
     np.testing.assert_allclose(figures.hoyer_sparsity(codes), [1.0, 0.0], atol=1e-12)
+
+
+def test_comparison_png(tmp_path):
+    series = {"accuracy": (np.array([0.8, 0.95]), np.array([0.02, 0.0])), "NMI": (np.array([0.7, 0.9]), np.zeros(2))}
+    figures.plot_comparison(["default", "n2d"], series, [3, 1], tmp_path / "c.png")
+    assert_png(tmp_path / "c.png")

@@ -10,7 +10,7 @@ import time
 import pandas as pd
 import pytest
 
-from conftest import REPO, snakemake, tiny_config, write_config
+from conftest import REPO, model_dirs, snakemake, the_model_dir, tiny_config, write_config
 
 EPOCHS = 40
 
@@ -18,7 +18,7 @@ EPOCHS = 40
 def start(workdir):
     command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
                "--directory", str(workdir), "--configfile", str(workdir / "config.yaml"),
-               "--cores", "2", "train"]
+               "--cores", "2", "--until", "train"]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=open(workdir / "snakemake.err", "w"),
                             start_new_session=True, preexec_fn=default_sigint,
                             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
@@ -30,11 +30,15 @@ def default_sigint():
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+def train_log(workdir):
+    return the_model_dir(workdir, under="logs") / "train.log"
+
+
 def wait_for_epoch(workdir, epoch, timeout=120):
-    log = workdir / "logs" / "tiny" / "train.log"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if log.exists() and f"epoch {epoch}/{EPOCHS}" in log.read_text():
+        logs = [folder / "train.log" for folder in model_dirs(workdir, under="logs")]
+        if logs and logs[0].exists() and f"epoch {epoch}/{EPOCHS}" in logs[0].read_text():
             return
         time.sleep(0.05)
     raise AssertionError(f"training never reached epoch {epoch}:\n{(workdir / 'snakemake.err').read_text()[-3000:]}")
@@ -55,23 +59,23 @@ def test_an_interrupted_training_resumes_and_completes(tmp_path, tiny_mirror, ht
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
     assert process.returncode != 0
-    model_dir = tmp_path / "results" / "tiny" / "model"
+    model_dir = the_model_dir(tmp_path)
     # no final output, truncated or whole, survived the interruption; the checkpoint did
     assert not (model_dir / "autoencoder.keras").exists()
     assert not (model_dir / "history.csv").exists()
     assert (model_dir / "checkpoint" / "state.json").exists()
     if how != "SIGKILL":  # a killed process cannot clean up; the next write sweeps its leftovers
         assert not [p for p in tmp_path.rglob(".tmp-*")]
-    interrupted_at = int(re.findall(r"epoch (\d+)/", (tmp_path / "logs" / "tiny" / "train.log").read_text())[-1])
+    interrupted_at = int(re.findall(r"epoch (\d+)/", train_log(tmp_path).read_text())[-1])
 
     if how == "SIGKILL":
         snakemake(tmp_path, "--unlock")
-    snakemake(tmp_path, "--cores", "2", "--rerun-incomplete", "train")
-    log = (tmp_path / "logs" / "tiny" / "train.log").read_text()
+    snakemake(tmp_path, "--cores", "2", "--rerun-incomplete", "--until", "train")
+    log = train_log(tmp_path).read_text()
     resumed_after = int(re.search(r"resuming from the checkpoint .* after epoch (\d+)", log).group(1))
     assert 5 <= resumed_after <= interrupted_at
     assert f"epoch {resumed_after + 1}/{EPOCHS}" in log and "epoch 1/" not in log
     history = pd.read_csv(model_dir / "history.csv")
     assert list(history["epoch"]) == list(range(1, EPOCHS + 1))
     assert not (model_dir / "checkpoint").exists()
-    snakemake(tmp_path, "--cores", "2", "embed")  # the model loads and encodes
+    snakemake(tmp_path, "--cores", "2", "--until", "embed")  # the model loads and encodes

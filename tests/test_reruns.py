@@ -11,9 +11,10 @@ from conftest import REPO, planned_rules, serve_folder, snakemake, tiny_config, 
 
 PLOTS = {"plot_training_curves", "plot_reconstructions", "plot_centroids", "plot_confusion_matrix",
          "plot_embedding_map", "plot_code_activations"}
+SUMMARY = {"summary", "plot_comparison", "all"}
 AFTER_CLUSTER = {"cluster", "decode_centroids", "evaluate", "plot_centroids", "plot_confusion_matrix",
-                 "plot_embedding_map", "all"}
-AFTER_TRAIN = {"train", "embed", "cluster", "decode_centroids", "evaluate", "all", *PLOTS}
+                 "plot_embedding_map", *SUMMARY}
+AFTER_TRAIN = {"train", "embed", "cluster", "decode_centroids", "evaluate", *PLOTS, *SUMMARY}
 AFTER_PREPROCESS = {"preprocess", *AFTER_TRAIN}
 
 
@@ -56,7 +57,7 @@ def test_nothing_changed_plans_no_job(done, workflow_copy):
         ('model={"sparsity": {"weight": 0.001}}', AFTER_TRAIN),
         ('model={"epochs": 3}', AFTER_TRAIN),
         ('preprocess={"validation_fraction": 0.2}', AFTER_PREPROCESS),
-        ("seed=1", AFTER_TRAIN),
+        ("seeds=[1]", AFTER_TRAIN),
     ],
 )
 def test_a_changed_setting_plans_exactly_its_step_and_those_after(done, workflow_copy, override, expected):
@@ -97,6 +98,15 @@ def test_a_changed_step_code_plans_that_step_and_those_after(done, workflow_copy
         # back to the old content, but newer than the outputs: restore the old mtime too
         stamp = (done / "results" / "tiny" / "raw").stat().st_mtime - 60
         os.utime(source, (stamp, stamp))
+
+
+def test_an_experiment_that_changes_only_the_clustering_reuses_the_trained_model(done, workflow_copy):
+    override = 'experiments={"default": {}, "gmm": {"clustering": {"method": "gmm", "normalize": false}}}'
+    planned = planned_rules(done, "--config", override, snakefile=workflow_copy / "Snakefile")
+    assert "train" not in planned and "embed" not in planned
+    # its own clustering, metrics and figures; the summary and comparison gain its row
+    assert planned["cluster"] == planned["evaluate"] == 1
+    assert set(planned) == AFTER_CLUSTER | {"plot_training_curves", "plot_reconstructions", "plot_code_activations"}
 
 
 def test_a_second_workdir_takes_download_and_preprocess_from_the_cache(tmp_path, tiny_mirror):

@@ -12,7 +12,9 @@ from conftest import (
     TINY_FILES,
     place_raw_files,
     planned_rules,
+    run_dir,
     snakemake,
+    the_model_dir,
     tiny_config,
     write_config,
 )
@@ -29,6 +31,11 @@ def finished_run(tmp_path_factory, tiny_mirror, http_mirror):
     write_config(workdir, tiny_config(files, [http_mirror]))
     result = snakemake(workdir, "--cores", "2")
     return workdir, workdir / "results" / "tiny", result
+
+
+def outputs(workdir):
+    """The run's own folder and the folder of its model."""
+    return run_dir(workdir), the_model_dir(workdir)
 
 
 def test_raw_files_are_downloaded_from_the_http_mirror(finished_run, tiny_mirror, http_mirror):
@@ -51,19 +58,24 @@ def test_preprocessed_arrays_are_scaled_flat_and_split(finished_run):
 
 
 def test_the_model_and_its_history_are_written(finished_run):
-    workdir, out, _ = finished_run
-    history = pd.read_csv(out / "model" / "history.csv")
+    workdir, _, _ = finished_run
+    _, model = outputs(workdir)
+    history = pd.read_csv(model / "history.csv")
     assert list(history["epoch"]) == [1, 2]
     assert {"loss", "val_loss"} <= set(history.columns)
-    assert (out / "model" / "autoencoder.keras").stat().st_size > 1000
-    log = (workdir / "logs" / "tiny" / "train.log").read_text()
+    assert (model / "autoencoder.keras").stat().st_size > 1000
+    settings = json.loads((model / "settings.json").read_text())
+    assert settings["seed"] == 0 and settings["model"]["hidden_units"] == [32, 16]
+    log = (the_model_dir(workdir, under="logs") / "train.log").read_text()
     assert "epoch 1/2" in log and "epoch 2/2" in log
 
 
 def test_embeddings_and_clusters_have_one_row_per_image(finished_run):
-    _, out, _ = finished_run
-    assert np.load(out / "embeddings" / "train.npy").shape == (320, 4)
-    assert np.load(out / "embeddings" / "test.npy").shape == (80, 4)
+    workdir, _, _ = finished_run
+    out, model = outputs(workdir)
+    assert np.load(model / "embeddings" / "train.npy").shape == (320, 4)
+    assert np.load(model / "embeddings" / "test.npy").shape == (80, 4)
+    assert np.load(out / "clusters" / "all.npy").shape == (400,)
     train_clusters = np.load(out / "clusters" / "train.npy")
     assert train_clusters.shape == (320,) and set(np.unique(train_clusters)) <= set(range(N_CLASSES))
     assert np.load(out / "clusters" / "test.npy").shape == (80,)
@@ -72,7 +84,8 @@ def test_embeddings_and_clusters_have_one_row_per_image(finished_run):
 
 
 def test_metrics_are_complete_and_in_range(finished_run):
-    _, out, _ = finished_run
+    workdir, _, _ = finished_run
+    out, _ = outputs(workdir)
     metrics = json.loads((out / "metrics" / "metrics.json").read_text())
     for split in ("train", "test"):
         scores = metrics[split]
@@ -83,9 +96,12 @@ def test_metrics_are_complete_and_in_range(finished_run):
         # a majority map is never worse than a one-to-one map on the data it was fitted on
     assert metrics["train"]["accuracy_majority"] >= metrics["train"]["accuracy_hungarian"]
     assert 1 <= metrics["majority_distinct_labels"] <= N_CLASSES
+    # the literature's protocol: fitted and scored on all 400 images
+    assert metrics["all"]["n_samples"] == 400
+    assert 0.0 <= metrics["all"]["accuracy_hungarian"] <= 1.0 and 0.0 <= metrics["all"]["nmi"] <= 1.0
     table = pd.read_csv(out / "metrics" / "metrics.tsv", sep="\t")
     assert list(table.columns) == ["split", "metric", "value"]
-    assert len(table) == 2 * 6 + 1
+    assert len(table) == 2 * 6 + 4 + 1
     confusion = pd.read_csv(out / "metrics" / "confusion_matrix.tsv", sep="\t", index_col=0)
     assert confusion.shape == (N_CLASSES, N_CLASSES) and confusion.to_numpy().sum() == 80
     assert confusion.to_numpy().tolist() == metrics["test"]["confusion_matrix"]
@@ -93,20 +109,44 @@ def test_metrics_are_complete_and_in_range(finished_run):
 
 
 def test_every_figure_is_a_png(finished_run):
-    _, out, _ = finished_run
-    for name in FIGURES:
-        data = (out / "figures" / f"{name}.png").read_bytes()
-        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 2000, name
+    workdir, results, _ = finished_run
+    out, _ = outputs(workdir)
+    for path in [out / "figures" / f"{name}.png" for name in FIGURES] + [results / "comparison.png"]:
+        data = path.read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 2000, path
+
+
+def test_the_summary_has_one_row_per_run_with_metrics_and_step_times(finished_run):
+    workdir, results, _ = finished_run
+    out, _ = outputs(workdir)
+    summary = pd.read_csv(results / "summary.csv")
+    metrics = json.loads((out / "metrics" / "metrics.json").read_text())
+    assert summary[["experiment", "seed", "manifold", "clustering"]].values.tolist() == [
+        ["default", 0, "none", "kmeans"]]
+    row = summary.iloc[0]
+    assert row["test_accuracy_majority"] == pytest.approx(metrics["test"]["accuracy_majority"], rel=1e-5)
+    assert row["all_nmi"] == pytest.approx(metrics["all"]["nmi"], rel=1e-5)
+    steps = [f"seconds_{step}" for step in ("train", "embed", "cluster", "evaluate")]
+    assert all(row[step] > 0 for step in steps)
+    assert row["seconds_total"] == pytest.approx(sum(row[step] for step in steps), rel=1e-4)
 
 
 def test_every_rule_wrote_its_log_and_heavy_rules_a_benchmark(finished_run):
     workdir, _, _ = finished_run
-    for rule in ("download", "preprocess", "train", "embed", "cluster", "decode_centroids", "evaluate"):
-        assert (workdir / "logs" / "tiny" / f"{rule}.log").stat().st_size > 0
+    shared, model = workdir / "logs" / "tiny", the_model_dir(workdir, under="logs")
+    run = run_dir(workdir, dataset="tiny").relative_to(workdir / "results")
+    logs = [shared / "download.log", shared / "preprocess.log", shared / "summary.log",
+            model / "train.log", model / "embed.log",
+            *[workdir / "logs" / run / f"{rule}.log" for rule in ("cluster", "decode_centroids", "evaluate")]]
+    for log in logs:
+        assert log.stat().st_size > 0, log
     # download and preprocess are cached between workflows, which rules out a benchmark file
-    for rule in ("train", "embed", "cluster", "decode_centroids", "evaluate", "plot_embedding_map"):
-        benchmark = pd.read_csv(workdir / "benchmarks" / "tiny" / f"{rule}.tsv", sep="\t")
-        assert {"s", "max_rss"} <= set(benchmark.columns)
+    benchmarks = [workdir / "benchmarks" / model.relative_to(workdir / "logs") / f"{rule}.tsv"
+                  for rule in ("train", "embed")]
+    benchmarks += [workdir / "benchmarks" / run / f"{rule}.tsv"
+                   for rule in ("cluster", "decode_centroids", "evaluate", "plot_embedding_map")]
+    for path in benchmarks:
+        assert {"s", "max_rss"} <= set(pd.read_csv(path, sep="\t").columns), path
 
 
 def test_no_temporary_file_is_left_behind(finished_run):
@@ -128,7 +168,8 @@ def test_the_report_holds_the_figures_and_the_metrics(finished_run):
     html = (workdir / "report.html").read_text()
     for name in FIGURES:
         assert f"{name}.png" in html
-    assert "metrics.tsv" in html
+    for name in ("metrics.tsv", "summary.csv", "comparison.png"):
+        assert name in html
 
 
 def test_lint_is_clean(finished_run):
@@ -143,7 +184,7 @@ def test_one_step_can_be_targeted_by_name(tmp_path, tiny_mirror, http_mirror):
     write_config(tmp_path, tiny_config(files, [http_mirror]))
     snakemake(tmp_path, "--cores", "2", "preprocess")
     assert (tmp_path / "results" / "tiny" / "data" / "train.npz").exists()
-    assert not (tmp_path / "results" / "tiny" / "model").exists()
+    assert not (tmp_path / "results" / "tiny" / "models").exists()
 
 
 def test_hand_placed_raw_files_are_never_sent_to_the_network(tmp_path, tiny_mirror):
@@ -168,9 +209,10 @@ def test_two_datasets_write_to_their_own_folders(tmp_path, tiny_mirror, http_mir
 
 
 def test_the_same_seed_gives_the_same_metrics_in_a_fresh_workdir(finished_run, tmp_path, tiny_mirror, http_mirror):
-    _, out, _ = finished_run
+    workdir, _, _ = finished_run
     _, files = tiny_mirror
     write_config(tmp_path, tiny_config(files, [http_mirror]))
-    snakemake(tmp_path, "--cores", "2", "evaluate")
-    again = tmp_path / "results" / "tiny" / "metrics" / "metrics.json"
-    assert again.read_bytes() == (out / "metrics" / "metrics.json").read_bytes()
+    snakemake(tmp_path, "--cores", "2", "--until", "evaluate")
+    again = run_dir(tmp_path) / "metrics" / "metrics.json"
+    assert again.read_bytes() == (run_dir(workdir) / "metrics" / "metrics.json").read_bytes()
+    assert not (run_dir(tmp_path) / "figures").exists()

@@ -1,19 +1,59 @@
-"""KMeans on the embeddings: fitted on train, applied to test."""
+"""Clustering of the codes (or their UMAP embedding): KMeans or a Gaussian mixture, fitted on
+train and applied to test."""
 
 from __future__ import annotations
 
 import numpy as np
 
+METHODS = ("kmeans", "gmm")
+
 
 def fit_kmeans(x: np.ndarray, n_clusters: int, n_init: int, max_iter: int, seed: int):
     """A fitted sklearn KMeans; the seed fixes its initialisations."""
+    return fit_clusters(x, "kmeans", n_clusters, n_init, max_iter, seed)
+
+
+def fit_clusters(
+    x: np.ndarray,
+    method: str,
+    n_clusters: int,
+    n_init: int,
+    max_iter: int,
+    seed: int,
+    covariance_type: str = "full",
+):
+    """A fitted sklearn KMeans or GaussianMixture (both `predict`); the seed fixes its starts."""
     from sklearn.cluster import KMeans
+    from sklearn.mixture import GaussianMixture
 
     if n_clusters > len(x):
         raise ValueError(
             f"clustering.n_clusters is {n_clusters} but there are only {len(x)} training samples"
         )
-    return KMeans(n_clusters=n_clusters, n_init=n_init, max_iter=max_iter, random_state=seed).fit(x)
+    if method == "kmeans":
+        return KMeans(n_clusters=n_clusters, n_init=n_init, max_iter=max_iter, random_state=seed).fit(x)
+    if method == "gmm":
+        return GaussianMixture(
+            n_components=n_clusters,
+            covariance_type=covariance_type,
+            n_init=n_init,
+            max_iter=max_iter,
+            random_state=seed,
+        ).fit(x)
+    raise ValueError(f"clustering.method is {method!r}; expected one of {', '.join(METHODS)}")
+
+
+def centres(model) -> np.ndarray:
+    """The cluster centres in the space the model was fitted in (KMeans centroids, GMM means)."""
+    return model.cluster_centers_ if hasattr(model, "cluster_centers_") else model.means_
+
+
+def describe(model) -> str:
+    """One log line on how the fit ended."""
+    if hasattr(model, "inertia_"):
+        return f"KMeans: inertia {model.inertia_:.4f} after {model.n_iter_} iterations"
+    return (f"Gaussian mixture: lower bound {model.lower_bound_:.4f} after {model.n_iter_} EM steps"
+            f"{'' if model.converged_ else ' (not converged: raise clustering.max_iter)'}")
 
 
 def normalize_rows(x: np.ndarray) -> np.ndarray:

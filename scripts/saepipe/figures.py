@@ -157,3 +157,26 @@ def plot_code_activations(codes: np.ndarray, path: str | os.PathLike, zero_tol: 
     axes[1].set_ylabel("mean |activation|")
     axes[1].set_title(f"per unit ({dead} of {codes.shape[1]} dead: always within {zero_tol:g} of 0)", fontsize=9)
     _save(fig, path)
+
+
+def plot_comparison(
+    names: Sequence[str],
+    series: dict[str, tuple[np.ndarray, np.ndarray]],
+    n_seeds: Sequence[int],
+    path: str | os.PathLike,
+) -> None:
+    """Grouped bars: one group per experiment, one bar per metric (label -> (means, stds)), with
+    error bars of one standard deviation across seeds."""
+    fig, ax = plt.subplots(figsize=(max(5, 1.8 * len(names) + 2), 4))
+    width = 0.8 / max(len(series), 1)
+    x = np.arange(len(names))
+    for i, (label, (means, stds)) in enumerate(series.items()):
+        bars = ax.bar(x + (i - (len(series) - 1) / 2) * width, means, width, yerr=stds, capsize=3, label=label)
+        ax.bar_label(bars, fmt="%.3f", fontsize=7, padding=2)
+    ax.set_xticks(x, [f"{name}\n({n} seed{'s' if n != 1 else ''})" for name, n in zip(names, n_seeds)])
+    ax.set_ylim(0, 1.08)
+    ax.set_ylabel("score")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title("Experiments compared (mean and std across seeds)")
+    _save(fig, path)

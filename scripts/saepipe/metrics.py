@@ -67,3 +67,17 @@ def cluster_scores(
             "n_samples": int(len(labels)),
         }
     return scores
+
+
+def literature_scores(labels: np.ndarray, clusters: np.ndarray, n_classes: int, n_clusters: int) -> dict:
+    """The published protocol (DEC, IDEC, N2D): clusters fitted on all images, scored on the same
+    images with the best one-to-one map (Hungarian accuracy), NMI and ARI."""
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+    hungarian = hungarian_mapping(labels, clusters, n_classes, n_clusters)
+    return {
+        "accuracy_hungarian": mapped_accuracy(labels, clusters, hungarian),
+        "nmi": float(normalized_mutual_info_score(labels, clusters)),
+        "ari": float(adjusted_rand_score(labels, clusters)),
+        "n_samples": int(len(labels)),
+    }

@@ -1,0 +1,27 @@
+# Only for experiments with manifold.method umap; the others cluster the codes directly.
+rule manifold:
+    input:
+        train=model_path("embeddings", "train.npy"),
+        test=model_path("embeddings", "test.npy"),
+        code=library("atomic", "manifold"),
+    output:
+        train=results(RUN, "manifold", "train.npy"),
+        test=results(RUN, "manifold", "test.npy"),
+        # Fitted on train and test together: the literature's protocol.
+        all=results(RUN, "manifold", "all.npy"),
+    params:
+        manifold=lambda wildcards: canonical(experiment(wildcards)["manifold"]),
+        seed=lambda wildcards: int(wildcards.seed),
+    # A seeded UMAP runs on one thread.
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=30,
+    log:
+        log_file(RUN, "manifold"),
+    benchmark:
+        benchmark_file(RUN, "manifold")
+    conda:
+        "../envs/umap.yaml"
+    script:
+        "../scripts/manifold.py"

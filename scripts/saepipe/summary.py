@@ -1,0 +1,56 @@
+"""One row per experiment and seed: its metrics and the wall time of each of its steps."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pandas as pd
+
+# The figures a comparison shows, as (summary column, label).
+COMPARED = (
+    ("test_accuracy_majority", "test accuracy (fit on train, majority map)"),
+    ("all_accuracy_hungarian", "Hungarian accuracy (fit and score on all)"),
+    ("all_nmi", "NMI (fit and score on all)"),
+)
+
+
+def benchmark_seconds(path: str | os.PathLike) -> float:
+    """Wall-clock seconds of a job, from its Snakemake benchmark file (column `s`)."""
+    table = pd.read_csv(path, sep="\t")
+    if "s" not in table.columns or table.empty:
+        raise ValueError(f"{path}: not a Snakemake benchmark file (no 's' column or no row)")
+    return float(table["s"].iloc[-1])
+
+
+def metric_columns(metrics: dict) -> dict[str, float]:
+    """Flatten metrics.json's per-split scores into `<split>_<metric>` columns."""
+    columns = {}
+    for split in ("train", "test", "all"):
+        for metric, value in metrics.get(split, {}).items():
+            if isinstance(value, (int, float)):
+                columns[f"{split}_{metric}"] = value
+    return columns
+
+
+def summary_row(run: dict, settings: dict) -> dict:
+    """The summary row of one run: `run` names its experiment, seed, model and files."""
+    with open(run["metrics"]) as handle:
+        metrics = json.load(handle)
+    row = {
+        "experiment": run["experiment"],
+        "seed": run["seed"],
+        "model": run["model"],
+        "manifold": settings["manifold"]["method"],
+        "clustering": settings["clustering"]["method"],
+        **metric_columns(metrics),
+    }
+    seconds = {f"seconds_{step}": benchmark_seconds(path) for step, path in run["benchmarks"].items()}
+    return {**row, **seconds, "seconds_total": sum(seconds.values())}
+
+
+def aggregate(summary: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """Mean and standard deviation (across seeds; 0 for a single seed) per experiment, in the
+    order the experiments first appear."""
+    grouped = summary.groupby("experiment", sort=False)[columns]
+    return grouped.mean().join(grouped.std(ddof=0), lsuffix="_mean", rsuffix="_std")

@@ -1,0 +1,87 @@
+"""Experiments: named variants of the defaults, several seeds each, sharing what they can."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import model_dirs, planned_rules, run_dir, snakemake, tiny_config, write_config
+
+EXPERIMENTS = {
+    "ae": {},
+    # N2D's recipe at the tiny data's scale: the same autoencoder, UMAP of its codes, a mixture
+    "umap": {
+        "manifold": {"method": "umap", "n_components": 3, "n_neighbors": 10},
+        "clustering": {"method": "gmm", "normalize": False, "n_init": 2},
+    },
+}
+SEEDS = [0, 1]
+
+
+@pytest.fixture(scope="module")
+def grid(tmp_path_factory, tiny_mirror, http_mirror):
+    workdir = tmp_path_factory.mktemp("experiments")
+    _, files = tiny_mirror
+    write_config(workdir, tiny_config(files, [http_mirror], experiments=EXPERIMENTS, seeds=SEEDS))
+    planned = planned_rules(workdir)
+    snakemake(workdir, "--cores", "2")
+    return workdir, planned
+
+
+def test_experiments_with_the_same_model_settings_train_one_model_per_seed(grid):
+    workdir, planned = grid
+    assert planned["train"] == planned["embed"] == len(SEEDS)
+    assert planned["cluster"] == planned["evaluate"] == len(EXPERIMENTS) * len(SEEDS)
+    assert planned["manifold"] == len(SEEDS)
+    assert all(len(model_dirs(workdir, seed)) == 1 for seed in SEEDS)
+
+
+def test_the_manifold_step_embeds_train_test_and_all(grid):
+    workdir, _ = grid
+    folder = run_dir(workdir, "umap", 1) / "manifold"
+    shapes = {split: np.load(folder / f"{split}.npy").shape for split in ("train", "test", "all")}
+    assert shapes == {"train": (320, 3), "test": (80, 3), "all": (400, 3)}
+    log = (workdir / "logs" / "tiny" / "umap" / "seed1" / "manifold.log").read_text()
+    for step in ("UMAP 1/3", "UMAP 2/3", "UMAP 3/3", "UMAP done"):
+        assert step in log
+    cluster_log = (workdir / "logs" / "tiny" / "umap" / "seed1" / "cluster.log").read_text()
+    assert "Gaussian mixture" in cluster_log
+
+
+def test_each_seed_trains_its_own_model(grid):
+    workdir, _ = grid
+    codes = [np.load(model_dirs(workdir, seed)[0] / "embeddings" / "test.npy") for seed in SEEDS]
+    assert not np.array_equal(codes[0], codes[1])
+
+
+def test_the_summary_has_a_row_per_experiment_and_seed(grid):
+    workdir, _ = grid
+    summary = pd.read_csv(workdir / "results" / "tiny" / "summary.csv")
+    assert summary[["experiment", "seed"]].values.tolist() == [
+        [name, seed] for name in EXPERIMENTS for seed in SEEDS]
+    assert summary.groupby("seed")["model"].nunique().tolist() == [1, 1]  # shared per seed
+    assert summary.set_index("experiment").loc["umap", "manifold"].tolist() == ["umap", "umap"]
+    assert summary.set_index("experiment").loc["umap", "clustering"].tolist() == ["gmm", "gmm"]
+    assert summary["seconds_manifold"].isna().tolist() == [True, True, False, False]
+    for name in EXPERIMENTS:
+        for seed in SEEDS:
+            metrics = json.loads((run_dir(workdir, name, seed) / "metrics" / "metrics.json").read_text())
+            row = summary[(summary["experiment"] == name) & (summary["seed"] == seed)].iloc[0]
+            assert row["all_accuracy_hungarian"] == pytest.approx(metrics["all"]["accuracy_hungarian"], rel=1e-5)
+            assert row["test_nmi"] == pytest.approx(metrics["test"]["nmi"], rel=1e-5)
+
+
+def test_figures_are_drawn_for_each_experiments_first_seed_and_the_comparison(grid):
+    workdir, _ = grid
+    for name in EXPERIMENTS:
+        assert (run_dir(workdir, name, SEEDS[0]) / "figures" / "embedding_map.png").exists()
+        assert not (run_dir(workdir, name, SEEDS[1]) / "figures").exists()
+    assert (workdir / "results" / "tiny" / "comparison.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_run_selects_the_experiments_the_default_target_makes(grid):
+    workdir, _ = grid
+    planned = planned_rules(workdir, "--config", "run=[umap]", "seeds=[0]")
+    # its outputs are all there: only the summary (now of one experiment and seed) is redone
+    assert set(planned) == {"summary", "plot_comparison", "all"}
