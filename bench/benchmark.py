@@ -1,19 +1,22 @@
 #!/usr/bin/env python3
-"""Run the default workflow on real MNIST in fresh temporary workdirs and print what it took.
+"""Run experiments of the shipped config on real MNIST in a fresh temporary workdir; print what
+each experiment and seed scored and took.
 
-For each seed: the whole run (download from the mirror -> report), per-rule wall time and peak
-memory from the `benchmark:` files, the metrics, a rerun with nothing changed, and reruns after a
-changed KMeans setting (to fresh metrics, and to every output), as a share of the whole run.
+Prints, from the workflow's own summary.csv and `benchmark:` files: per experiment and seed the
+metrics of both protocols and the wall time of each step (a run's time is the sum of its steps,
+training included); mean and std per experiment; peak memory per rule; the whole run; a rerun with
+nothing changed; and, when a KMeans experiment ran, reruns after a changed KMeans setting (to
+fresh metrics, and to every output) as a share of the whole run.
 
-    python bench/benchmark.py                      # seeds 0 1 2, the shipped copy as mirror
-    python bench/benchmark.py --seeds 0 --cores 2 --mirror https://ossci-datasets.s3.amazonaws.com/mnist/
+    python bench/benchmark.py                                  # default, seeds 0 1 2
+    python bench/benchmark.py --experiments n2d default --seeds 0 1 2 --cores 2
+    python bench/benchmark.py --mirror https://ossci-datasets.s3.amazonaws.com/mnist/
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -24,6 +27,10 @@ import pandas as pd
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+METRICS = [("test_accuracy_majority", "test acc (majority)"), ("test_accuracy_hungarian", "test acc (Hungarian)"),
+           ("train_accuracy_majority", "train acc (majority)"), ("test_nmi", "test NMI"),
+           ("all_accuracy_hungarian", "all 70k: Hungarian acc"), ("all_nmi", "all 70k: NMI"),
+           ("all_ari", "all 70k: ARI"), ("test_reconstruction_mse", "test MSE")]
 
 
 def snakemake(workdir: Path, cores: int, *args: str) -> float:
@@ -39,99 +46,85 @@ def snakemake(workdir: Path, cores: int, *args: str) -> float:
     return elapsed
 
 
-def run_seed(seed: int, mirror: str, cores: int, keep: bool) -> dict:
-    workdir = Path(tempfile.mkdtemp(prefix=f"sae-bench-seed{seed}-"))
-    config = yaml.safe_load((REPO / "config.yaml").read_text())
-    config["seed"] = seed
-    config["dataset"]["mirrors"] = [mirror]
-    (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    dataset = config["dataset"]["name"]
+def kmeans_change(workdir: Path, cores: int, config: dict, experiment: str) -> dict:
+    """Time a new n_init for one KMeans experiment: to fresh metrics, then (another value) to all
+    outputs. Rerunning the first value to all outputs would skip the figures: Snakemake does not
+    rerun a job whose newer input has unchanged content, and n_init rarely changes it."""
+    n_init = config["experiments"][experiment].get("clustering", {}).get("n_init", config["clustering"]["n_init"])
 
-    full = snakemake(workdir, cores)
-    full += snakemake(workdir, cores, "--report", str(workdir / "report.html"))
-    rerun = snakemake(workdir, cores)
-    metrics_file = workdir / "results" / dataset / "metrics" / "metrics.json"
-    metrics = json.loads(metrics_file.read_text())
-    # A changed KMeans setting: to fresh metrics (target `evaluate`); then another value, to
-    # every output. (Rerunning the first value to all outputs would skip the figures: Snakemake
-    # does not rerun a job whose newer input has unchanged content, and n_init rarely changes it.)
-    n_init = config["clustering"]["n_init"]
-    new_metrics = snakemake(workdir, cores, "evaluate", "--config", f'clustering={{"n_init": {n_init + 1}}}')
-    new_figures = snakemake(workdir, cores, "--config", f'clustering={{"n_init": {n_init + 2}}}')
-    rules = {
-        path.stem: pd.read_csv(path, sep="\t").iloc[0]
-        for path in sorted((workdir / "benchmarks" / dataset).glob("*.tsv"))
-    }
-    epochs = len(pd.read_csv(workdir / "results" / dataset / "model" / "history.csv"))
-    if not keep:
-        subprocess.run(["rm", "-rf", str(workdir)], check=True)
+    def override(value):
+        return "experiments=" + json.dumps({experiment: {"clustering": {"n_init": value}}})
+
     return {
-        "seed": seed,
-        "workdir": str(workdir) if keep else None,
-        "wall_s": full,
-        "rerun_s": rerun,
-        "kmeans_change_metrics_s": new_metrics,
-        "kmeans_change_all_s": new_figures,
-        "epochs": epochs,
-        "rules": {name: {"s": float(row["s"]), "max_rss_mb": float(row["max_rss"])} for name, row in rules.items()},
-        "test_mse": metrics["test"]["reconstruction_mse"],
-        "train_accuracy": metrics["train"]["accuracy_majority"],
-        "test_accuracy": metrics["test"]["accuracy_majority"],
-        "test_hungarian": metrics["test"]["accuracy_hungarian"],
-        "test_nmi": metrics["test"]["nmi"],
-        "test_ari": metrics["test"]["ari"],
-        "distinct_labels": metrics["majority_distinct_labels"],
+        "metrics_s": snakemake(workdir, cores, "--until", "evaluate", "--config", override(n_init + 1)),
+        "all_s": snakemake(workdir, cores, "--config", override(n_init + 2)),
     }
 
 
-def print_report(runs: list[dict]) -> None:
-    print("\nPer rule (wall s / peak RSS MB), from the benchmark: files")
-    names = sorted({name for run in runs for name in run["rules"]})
-    print(f"{'rule':<22}" + "".join(f"{'seed ' + str(r['seed']):>20}" for r in runs))
-    for name in names:
-        cells = [f"{r['rules'][name]['s']:8.1f} s {r['rules'][name]['max_rss_mb']:6.0f} MB" for r in runs]
-        print(f"{name:<22}" + "".join(f"{c:>20}" for c in cells))
+def peak_memory(workdir: Path, dataset: str) -> pd.DataFrame:
+    """Per rule: the most seconds and the most peak RSS (MB) of any of its jobs."""
+    rows = [{"rule": path.stem, "s": float(table["s"].iloc[-1]), "max_rss_mb": float(table["max_rss"].iloc[-1])}
+            for path in (workdir / "benchmarks" / dataset).rglob("*.tsv")
+            for table in [pd.read_csv(path, sep="\t")]]
+    return pd.DataFrame(rows).groupby("rule").max().sort_values("s", ascending=False)
 
-    for run in runs:
-        run["kmeans_metrics_ratio"] = run["kmeans_change_metrics_s"] / run["wall_s"]
-        run["kmeans_all_ratio"] = run["kmeans_change_all_s"] / run["wall_s"]
-    columns = [("wall_s", "whole run s", "{:.0f}"), ("rerun_s", "no-change rerun s", "{:.1f}"),
-               ("kmeans_change_metrics_s", "new n_init: metrics s", "{:.1f}"),
-               ("kmeans_metrics_ratio", "  / whole run", "{:.3f}"),
-               ("kmeans_change_all_s", "new n_init: all outputs s", "{:.1f}"),
-               ("kmeans_all_ratio", "  / whole run", "{:.3f}"),
-               ("epochs", "epochs", "{:d}"), ("test_mse", "test MSE", "{:.5f}"),
-               ("train_accuracy", "train acc (majority)", "{:.4f}"),
-               ("test_accuracy", "test acc (majority)", "{:.4f}"),
-               ("test_hungarian", "test acc (Hungarian)", "{:.4f}"), ("test_nmi", "test NMI", "{:.4f}"),
-               ("test_ari", "test ARI", "{:.4f}"), ("distinct_labels", "labels used by majority map", "{:d}")]
-    print("\nPer seed")
-    for key, title, fmt in columns:
-        values = [run[key] for run in runs]
-        summary = ""
-        if len(runs) > 1 and key not in ("epochs", "distinct_labels"):
-            summary = f"   mean {statistics.mean(values):.4f}  sd {statistics.stdev(values):.4f}"
-        print(f"{title:<28}" + "  ".join(fmt.format(v) for v in values) + summary)
+
+def print_report(summary: pd.DataFrame, memory: pd.DataFrame, timings: dict) -> None:
+    steps = [c for c in summary.columns if c.startswith("seconds_")]
+    print("\nPer experiment and seed (seconds per step from the benchmark: files)")
+    print(summary[["experiment", "seed", *[m for m, _ in METRICS if m in summary], *steps]]
+          .to_string(index=False, float_format=lambda v: f"{v:.4f}" if v < 1 else f"{v:.1f}"))
+    print("\nMean (std) across seeds")
+    for name, group in summary.groupby("experiment", sort=False):
+        print(f"  {name} ({len(group)} seed{'s' if len(group) != 1 else ''})")
+        for column, title in METRICS + [("seconds_total", "run time s (its steps)")]:
+            if column in group:
+                print(f"    {title:<26} {group[column].mean():10.4f}  ({group[column].std(ddof=0):.4f})"
+                      f"   min {group[column].min():.4f}  max {group[column].max():.4f}")
+    print("\nPer rule: longest job s, highest peak RSS MB")
+    print(memory.to_string(float_format=lambda v: f"{v:.1f}"))
+    print()
+    for key, value in timings.items():
+        print(f"{key:<34} {value:.3f}" if "/" in key else f"{key:<34} {value:.1f}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--experiments", nargs="+", default=["default"], help="names from config.yaml")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--mirror", default=str(REPO / "resources" / "mnist"),
                         help="where to download MNIST from (default: the shipped copy)")
     parser.add_argument("--cores", type=int, default=4)
-    parser.add_argument("--keep", action="store_true", help="keep the temporary workdirs")
-    parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary workdir")
+    parser.add_argument("--json", type=Path, help="also write the summary rows and timings as JSON here")
     args = parser.parse_args()
 
-    runs = []
-    for seed in args.seeds:
-        print(f"seed {seed}: running ...", flush=True)
-        runs.append(run_seed(seed, args.mirror, args.cores, args.keep))
-        print(f"seed {seed}: {runs[-1]['wall_s']:.0f} s, test accuracy {runs[-1]['test_accuracy']:.4f}", flush=True)
-    print_report(runs)
+    workdir = Path(tempfile.mkdtemp(prefix="sae-bench-"))
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config.update(run=args.experiments, seeds=args.seeds)
+    config["dataset"]["mirrors"] = [args.mirror]
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    dataset = config["dataset"]["name"]
+    print(f"running {', '.join(args.experiments)} x seeds {args.seeds} in {workdir} ...", flush=True)
+
+    timings = {"whole run s": snakemake(workdir, args.cores)}
+    timings["report s"] = snakemake(workdir, args.cores, "--report", str(workdir / "report.html"))
+    timings["no-change rerun s"] = snakemake(workdir, args.cores)
+    summary = pd.read_csv(workdir / "results" / dataset / "summary.csv")
+    memory = peak_memory(workdir, dataset)
+    kmeans = [name for name in args.experiments
+              if config["experiments"][name].get("clustering", {}).get("method", config["clustering"]["method"]) == "kmeans"]
+    if kmeans:
+        change = kmeans_change(workdir, args.cores, config, kmeans[0])
+        timings[f"new n_init ({kmeans[0]}): metrics s"] = change["metrics_s"]
+        timings["  / whole run"] = change["metrics_s"] / timings["whole run s"]
+        timings[f"new n_init ({kmeans[0]}): all s"] = change["all_s"]
+        timings["  / whole run "] = change["all_s"] / timings["whole run s"]
+    if not args.keep:
+        subprocess.run(["rm", "-rf", str(workdir)], check=True)
+    print_report(summary, memory, timings)
     if args.json:
-        args.json.write_text(json.dumps(runs, indent=2) + "\n")
+        args.json.write_text(json.dumps({"runs": summary.to_dict("records"), "timings": timings}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

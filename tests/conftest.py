@@ -163,9 +163,13 @@ def snakemake(
     timeout: int = 900,
     snakefile: Path = REPO / "Snakefile",
     env: dict[str, str] | None = None,
+    kill_signal: str = "TERM",
 ) -> subprocess.CompletedProcess:
-    """Run the real `snakemake` on the repo's Snakefile in `workdir` with its config.yaml."""
+    """Run the real `snakemake` on the repo's Snakefile in `workdir` with its config.yaml.
+
+    Past `timeout` seconds it is sent `kill_signal` by coreutils' `timeout`."""
     command = [
+        "timeout", "-s", kill_signal, str(timeout),
         sys.executable, "-m", "snakemake",
         "--snakefile", str(snakefile),
         "--directory", str(workdir),
@@ -173,7 +177,7 @@ def snakemake(
         *args,
     ]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
-    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout + 60, env=env)
     if check and result.returncode != 0:
         raise AssertionError(
             f"snakemake {' '.join(args)} exited {result.returncode}\n"
