@@ -26,11 +26,11 @@ report: $(BIN)/.installed-run  ## the HTML report of the last run
 test: $(BIN)/.installed-dev  ## every test, the real-MNIST tier included
 	$(BIN)/python -m pytest
 
-test-fast: $(BIN)/.installed-dev  ## skip the real-MNIST tier
-	$(BIN)/python -m pytest -m "not realdata"
+test-fast: $(BIN)/.installed-dev  ## skip the real-MNIST and SLURM tiers
+	$(BIN)/python -m pytest -m "not realdata and not slurm"
 
-bench: $(BIN)/.installed-run  ## the benchmark on real MNIST, seeds 0 1 2
-	$(BIN)/python bench/benchmark.py
+bench: $(BIN)/.installed-run  ## the benchmark on real MNIST: every shipped experiment, seeds 0 1 2
+	$(BIN)/python bench/benchmark.py --experiments default seed n2d --cores $(CORES)
 
 dag: $(BIN)/.installed-run  ## the rule graph for the README, as mermaid
 	$(BIN)/snakemake --rulegraph mermaid-js --quiet all
