@@ -13,7 +13,7 @@ rule cluster:
         seed=lambda wildcards: int(wildcards.seed),
     threads: 2
     resources:
-        mem_mb=2000,
+        mem_mb=1000,
         runtime=20,
     log:
         log_file(RUN, "cluster"),

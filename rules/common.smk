@@ -4,6 +4,11 @@
 # models/<model id>/seed<seed>/ holds a trained model and its codes, shared by every experiment
 # with the same model settings; <experiment>/seed<seed>/ holds what one experiment adds
 # (manifold, clusters, metrics, figures); summary.csv and comparison.png compare them all.
+#
+# Each rule's resources are what a cluster scheduler is asked for: mem_mb about twice the peak
+# RSS that bench/benchmark.py measured on real MNIST (train 1.8 GB, embed 1.5 GB, manifold 1.3 GB,
+# decode_centroids 0.7 GB, every other step under 0.5 GB), runtime in minutes with room for a
+# slower node (train: the n2d model's 50 epochs took 17 minutes on 2 cores).
 
 import copy
 import hashlib

@@ -20,7 +20,7 @@ rule evaluate:
         n_classes=n_classes(),
         n_clusters=lambda wildcards: experiment(wildcards)["clustering"]["n_clusters"],
     resources:
-        mem_mb=2000,
+        mem_mb=1000,
         runtime=10,
     log:
         log_file(RUN, "evaluate"),

@@ -123,7 +123,7 @@ rule plot_embedding_map:
         seed=lambda wildcards: int(wildcards.seed),
     threads: 2
     resources:
-        mem_mb=2000,
+        mem_mb=1000,
         runtime=15,
     log:
         log_file(RUN, "plot_embedding_map"),

@@ -11,7 +11,7 @@ rule preprocess:
         validation_fraction=config["preprocess"]["validation_fraction"],
         split_seed=config["preprocess"]["split_seed"],
     resources:
-        mem_mb=2000,
+        mem_mb=1000,
         runtime=10,
     log:
         log_file("preprocess"),
