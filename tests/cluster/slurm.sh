@@ -47,8 +47,9 @@ TaskPlugin=task/none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
 DefMemPerCPU=500
-# squeue sees a finished job only while slurmctld keeps it; the test reads its state from squeue.
-MinJobAge=300
+# squeue and scontrol see a finished job only while slurmctld keeps it: an hour, longer than any
+# test run, so the test can check every job it ran.
+MinJobAge=3600
 ReturnToService=2
 AccountingStorageType=accounting_storage/none
 JobAcctGatherType=jobacct_gather/none
