@@ -177,6 +177,7 @@ def plot_comparison(
     ax.set_ylim(0, 1.08)
     ax.set_ylabel("score")
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    # below the axes, where it hides no bar
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=1, frameon=False)
     ax.set_title("Experiments compared (mean and std across seeds)")
     _save(fig, path)
