@@ -16,7 +16,9 @@ include: "rules/common.smk"
 config.update(typed_like_schema(config, yaml.safe_load(SCHEMA.read_text())))
 validate(config, "schemas/config.schema.yaml")
 EXPERIMENTS = resolve_experiments(config, yaml.safe_load(SCHEMA.read_text()))
-MODELS = {model_id(settings["model"]): settings["model"] for settings in EXPERIMENTS.values()}
+MODELS = {
+    model_id(settings["model"]): settings["model"] for settings in EXPERIMENTS.values()
+}
 check_config()
 
 
@@ -27,7 +29,6 @@ wildcard_constraints:
 
 
 report: "report/workflow.rst"
-
 
 
 include: "rules/download.smk"

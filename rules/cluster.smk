@@ -8,19 +8,19 @@ rule cluster:
         # Fitted on train and test together: the literature's protocol.
         all=results(RUN, "clusters", "all.npy"),
         centroids=results(RUN, "clusters", "centroids.npy"),
-    params:
-        clustering=lambda wildcards: canonical(experiment(wildcards)["clustering"]),
-        seed=lambda wildcards: int(wildcards.seed),
-    threads: 2
-    resources:
-        mem_mb=1000,
-        runtime=20,
     log:
         log_file(RUN, "cluster"),
     benchmark:
         benchmark_file(RUN, "cluster")
     conda:
         "../envs/sklearn.yaml"
+    threads: 2
+    resources:
+        mem_mb=1000,
+        runtime=20,
+    params:
+        clustering=lambda wildcards: canonical(experiment(wildcards)["clustering"]),
+        seed=lambda wildcards: int(wildcards.seed),
     script:
         "../scripts/cluster.py"
 
@@ -34,16 +34,16 @@ rule decode_centroids:
         code=library("atomic", "model"),
     output:
         images=results(RUN, "clusters", "centroid_images.npy"),
-    params:
-        n_clusters=lambda wildcards: experiment(wildcards)["clustering"]["n_clusters"],
-    resources:
-        mem_mb=2000,
-        runtime=10,
     log:
         log_file(RUN, "decode_centroids"),
     benchmark:
         benchmark_file(RUN, "decode_centroids")
     conda:
         "../envs/tensorflow.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        n_clusters=lambda wildcards: experiment(wildcards)["clustering"]["n_clusters"],
     script:
         "../scripts/decode_centroids.py"

@@ -149,14 +149,23 @@ def cluster_inputs(wildcards):
     """What the clustering is fitted on: the UMAP embedding, or else the codes themselves."""
     if uses_umap(wildcards.experiment):
         run = RUN.format(**wildcards)
-        return {split: results(run, "manifold", f"{split}.npy") for split in ("train", "test", "all")}
-    return {split: model_path("embeddings", f"{split}.npy")(wildcards) for split in ("train", "test")}
+        return {
+            split: results(run, "manifold", f"{split}.npy")
+            for split in ("train", "test", "all")
+        }
+    return {
+        split: model_path("embeddings", f"{split}.npy")(wildcards)
+        for split in ("train", "test")
+    }
 
 
 def runs():
     """(experiment, seed) for every run the default target makes."""
-    return [(name, seed) for name in config.get("run", list(EXPERIMENTS))
-            for seed in EXPERIMENTS[name]["seeds"]]
+    return [
+        (name, seed)
+        for name in config.get("run", list(EXPERIMENTS))
+        for seed in EXPERIMENTS[name]["seeds"]
+    ]
 
 
 def run_path(name, seed, *parts):
@@ -176,13 +185,17 @@ def summary_rows():
         steps = {"train": model, "embed": model, "cluster": run, "evaluate": run}
         if uses_umap(name):
             steps["manifold"] = run
-        rows.append({
-            "experiment": name,
-            "seed": seed,
-            "model": model_of(name),
-            "metrics": run_path(name, seed, "metrics", "metrics.json"),
-            "benchmarks": {step: benchmark_file(folder, step) for step, folder in steps.items()},
-        })
+        rows.append(
+            {
+                "experiment": name,
+                "seed": seed,
+                "model": model_of(name),
+                "metrics": run_path(name, seed, "metrics", "metrics.json"),
+                "benchmarks": {
+                    step: benchmark_file(folder, step) for step, folder in steps.items()
+                },
+            }
+        )
     return rows
 
 
@@ -190,8 +203,10 @@ def all_outputs():
     """Metrics of every run, the figures of each experiment's first seed, and the comparison."""
     outputs = []
     for name, seed in runs():
-        outputs += [run_path(name, seed, "metrics", "metrics.json"),
-                    run_path(name, seed, "metrics", "metrics.tsv")]
+        outputs += [
+            run_path(name, seed, "metrics", "metrics.json"),
+            run_path(name, seed, "metrics", "metrics.tsv"),
+        ]
         if seed == EXPERIMENTS[name]["seeds"][0]:
             outputs += figure_files(name, seed)
     return outputs + [results("summary.csv"), results("comparison.png")]
@@ -199,7 +214,8 @@ def all_outputs():
 
 def canonical(value):
     """The value with every mapping's keys sorted: Snakemake compares params by their text, so
-    the order of keys in config.yaml (or the defaults the schema adds) must not matter."""
+    the order of keys in config.yaml (or the defaults the schema adds) must not matter.
+    """
     if isinstance(value, dict):
         return {k: canonical(value[k]) for k in sorted(value)}
     if isinstance(value, list):
@@ -213,10 +229,16 @@ def typed_like_schema(value, schema):
     command-line override behaves exactly like the same edit of config.yaml."""
     if isinstance(value, dict):
         properties = schema.get("properties", {})
-        return {k: typed_like_schema(v, properties.get(k, {})) for k, v in value.items()}
+        return {
+            k: typed_like_schema(v, properties.get(k, {})) for k, v in value.items()
+        }
     if isinstance(value, list):
         return [typed_like_schema(v, schema.get("items", {})) for v in value]
-    if isinstance(value, str) and schema.get("type") in ("integer", "number", "boolean"):
+    if isinstance(value, str) and schema.get("type") in (
+        "integer",
+        "number",
+        "boolean",
+    ):
         parsed = yaml.safe_load(value)
         return parsed if isinstance(parsed, (int, float, bool)) else value
     return value
@@ -237,7 +259,11 @@ def check_config():
         n_clusters = settings["clustering"]["n_clusters"]
         if n_images and n_clusters > n_images:
             override = (config["experiments"][name] or {}).get("clustering", {})
-            where = f"experiments.{name}.clustering" if "n_clusters" in override else "clustering"
+            where = (
+                f"experiments.{name}.clustering"
+                if "n_clusters" in override
+                else "clustering"
+            )
             raise WorkflowError(
                 f"config: {where}.n_clusters is {n_clusters} but {labels} holds only "
                 f"{n_images} training images; choose at most {n_images}"

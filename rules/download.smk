@@ -3,14 +3,6 @@
 rule download:
     output:
         **raw_files(),
-    # The names and MD5s pin what the files are. Where they come from (mirrors, timeout,
-    # retries) does not change them, so the script reads those from the config: a new mirror
-    # list must not make Snakemake download again and retrain everything downstream.
-    params:
-        files=[canonical(config["dataset"]["files"][key]) for key in RAW_KEYS],
-    resources:
-        mem_mb=512,
-        runtime=30,
     log:
         log_file("download"),
     # Shared between workflows with --cache; Snakemake forbids a benchmark: file on a cached
@@ -18,5 +10,13 @@ rule download:
     cache: True
     conda:
         "../envs/base.yaml"
+    resources:
+        mem_mb=512,
+        runtime=30,
+    # The names and MD5s pin what the files are. Where they come from (mirrors, timeout,
+    # retries) does not change them, so the script reads those from the config: a new mirror
+    # list must not make Snakemake download again and retrain everything downstream.
+    params:
+        files=[canonical(config["dataset"]["files"][key]) for key in RAW_KEYS],
     script:
         "../scripts/download.py"

@@ -9,17 +9,17 @@ rule embed:
         test=results(MODEL, "embeddings", "test.npy"),
         mse=results(MODEL, "embeddings", "reconstruction_mse.json"),
         examples=results(MODEL, "embeddings", "reconstruction_examples.npz"),
-    params:
-        n_examples=config["figures"]["n_examples"],
-    threads: 2
-    resources:
-        mem_mb=3000,
-        runtime=20,
     log:
         log_file(MODEL, "embed"),
     benchmark:
         benchmark_file(MODEL, "embed")
     conda:
         "../envs/tensorflow.yaml"
+    threads: 2
+    resources:
+        mem_mb=3000,
+        runtime=20,
+    params:
+        n_examples=config["figures"]["n_examples"],
     script:
         "../scripts/embed.py"

@@ -16,17 +16,17 @@ rule evaluate:
             subcategory="seed {seed}",
         ),
         confusion=results(RUN, "metrics", "confusion_matrix.tsv"),
-    params:
-        n_classes=n_classes(),
-        n_clusters=lambda wildcards: experiment(wildcards)["clustering"]["n_clusters"],
-    resources:
-        mem_mb=1000,
-        runtime=10,
     log:
         log_file(RUN, "evaluate"),
     benchmark:
         benchmark_file(RUN, "evaluate")
     conda:
         "../envs/sklearn.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        n_classes=n_classes(),
+        n_clusters=lambda wildcards: experiment(wildcards)["clustering"]["n_clusters"],
     script:
         "../scripts/evaluate.py"

@@ -5,8 +5,11 @@
 
 rule figures:
     input:
-        [path for name in config.get("run", list(EXPERIMENTS))
-         for path in figure_files(name, EXPERIMENTS[name]["seeds"][0])],
+        [
+            path
+            for name in config.get("run", list(EXPERIMENTS))
+            for path in figure_files(name, EXPERIMENTS[name]["seeds"][0])
+        ],
 
 
 rule plot_training_curves:
@@ -20,13 +23,13 @@ rule plot_training_curves:
             category="{experiment}",
             subcategory="seed {seed}",
         ),
-    resources:
-        mem_mb=1000,
-        runtime=5,
     log:
         log_file(RUN, "plot_training_curves"),
     conda:
         "../envs/plot.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=5,
     script:
         "../scripts/plot.py"
 
@@ -42,13 +45,13 @@ rule plot_reconstructions:
             category="{experiment}",
             subcategory="seed {seed}",
         ),
-    resources:
-        mem_mb=1000,
-        runtime=5,
     log:
         log_file(RUN, "plot_reconstructions"),
     conda:
         "../envs/plot.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=5,
     script:
         "../scripts/plot.py"
 
@@ -65,15 +68,15 @@ rule plot_centroids:
             category="{experiment}",
             subcategory="seed {seed}",
         ),
-    params:
-        class_names=config["dataset"]["class_names"],
-    resources:
-        mem_mb=1000,
-        runtime=5,
     log:
         log_file(RUN, "plot_centroids"),
     conda:
         "../envs/plot.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        class_names=config["dataset"]["class_names"],
     script:
         "../scripts/plot.py"
 
@@ -90,15 +93,15 @@ rule plot_confusion_matrix:
             category="{experiment}",
             subcategory="seed {seed}",
         ),
-    params:
-        class_names=config["dataset"]["class_names"],
-    resources:
-        mem_mb=1000,
-        runtime=5,
     log:
         log_file(RUN, "plot_confusion_matrix"),
     conda:
         "../envs/plot.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        class_names=config["dataset"]["class_names"],
     script:
         "../scripts/plot.py"
 
@@ -116,21 +119,21 @@ rule plot_embedding_map:
             category="{experiment}",
             subcategory="seed {seed}",
         ),
-    params:
-        class_names=config["dataset"]["class_names"],
-        method=config["figures"]["map_method"],
-        n_points=config["figures"]["map_points"],
-        seed=lambda wildcards: int(wildcards.seed),
-    threads: 2
-    resources:
-        mem_mb=1000,
-        runtime=15,
     log:
         log_file(RUN, "plot_embedding_map"),
     benchmark:
         benchmark_file(RUN, "plot_embedding_map")
     conda:
         "../envs/plot.yaml"
+    threads: 2
+    resources:
+        mem_mb=1000,
+        runtime=15,
+    params:
+        class_names=config["dataset"]["class_names"],
+        method=config["figures"]["map_method"],
+        n_points=config["figures"]["map_points"],
+        seed=lambda wildcards: int(wildcards.seed),
     script:
         "../scripts/plot.py"
 
@@ -146,12 +149,12 @@ rule plot_code_activations:
             category="{experiment}",
             subcategory="seed {seed}",
         ),
-    resources:
-        mem_mb=1000,
-        runtime=5,
     log:
         log_file(RUN, "plot_code_activations"),
     conda:
         "../envs/plot.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=5,
     script:
         "../scripts/plot.py"

@@ -9,19 +9,19 @@ rule manifold:
         test=results(RUN, "manifold", "test.npy"),
         # Fitted on train and test together: the literature's protocol.
         all=results(RUN, "manifold", "all.npy"),
-    params:
-        manifold=lambda wildcards: canonical(experiment(wildcards)["manifold"]),
-        seed=lambda wildcards: int(wildcards.seed),
-    # A seeded UMAP runs on one thread.
-    threads: 1
-    resources:
-        mem_mb=3000,
-        runtime=30,
     log:
         log_file(RUN, "manifold"),
     benchmark:
         benchmark_file(RUN, "manifold")
     conda:
         "../envs/umap.yaml"
+    # A seeded UMAP runs on one thread.
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=30,
+    params:
+        manifold=lambda wildcards: canonical(experiment(wildcards)["manifold"]),
+        seed=lambda wildcards: int(wildcards.seed),
     script:
         "../scripts/manifold.py"

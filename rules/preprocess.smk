@@ -5,14 +5,6 @@ rule preprocess:
     output:
         train=results("data", "train.npz"),
         test=results("data", "test.npz"),
-    params:
-        md5={key: config["dataset"]["files"][key]["md5"] for key in RAW_KEYS},
-        n_classes=n_classes(),
-        validation_fraction=config["preprocess"]["validation_fraction"],
-        split_seed=config["preprocess"]["split_seed"],
-    resources:
-        mem_mb=1000,
-        runtime=10,
     log:
         log_file("preprocess"),
     # Shared between workflows with --cache; Snakemake forbids a benchmark: file on a cached
@@ -20,5 +12,13 @@ rule preprocess:
     cache: True
     conda:
         "../envs/base.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        md5={key: config["dataset"]["files"][key]["md5"] for key in RAW_KEYS},
+        n_classes=n_classes(),
+        validation_fraction=config["preprocess"]["validation_fraction"],
+        split_seed=config["preprocess"]["split_seed"],
     script:
         "../scripts/preprocess.py"

@@ -4,7 +4,9 @@
 rule summary:
     input:
         metrics=[row["metrics"] for row in summary_rows()],
-        benchmarks=[path for row in summary_rows() for path in row["benchmarks"].values()],
+        benchmarks=[
+            path for row in summary_rows() for path in row["benchmarks"].values()
+        ],
         code=library("atomic", "summary"),
     output:
         report(
@@ -12,16 +14,19 @@ rule summary:
             caption="../report/summary.rst",
             category="Comparison",
         ),
-    params:
-        runs=summary_rows(),
-        settings={row["experiment"]: canonical(EXPERIMENTS[row["experiment"]]) for row in summary_rows()},
-    resources:
-        mem_mb=500,
-        runtime=5,
     log:
         log_file("summary"),
     conda:
         "../envs/sklearn.yaml"
+    resources:
+        mem_mb=500,
+        runtime=5,
+    params:
+        runs=summary_rows(),
+        settings={
+            row["experiment"]: canonical(EXPERIMENTS[row["experiment"]])
+            for row in summary_rows()
+        },
     script:
         "../scripts/summarize.py"
 
@@ -36,12 +41,12 @@ rule plot_comparison:
             caption="../report/comparison.rst",
             category="Comparison",
         ),
-    resources:
-        mem_mb=1000,
-        runtime=5,
     log:
         log_file("plot_comparison"),
     conda:
         "../envs/plot.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=5,
     script:
         "../scripts/plot_comparison.py"

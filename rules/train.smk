@@ -8,20 +8,20 @@ rule train:
         model=results(MODEL, "autoencoder.keras"),
         history=results(MODEL, "history.csv"),
         settings=results(MODEL, "settings.json"),
-    params:
-        model=lambda wildcards: canonical(MODELS[wildcards.model]),
-        seed=lambda wildcards: int(wildcards.seed),
-        # Per-epoch checkpoints, kept apart from the outputs so a killed job can resume.
-        checkpoint_dir=results(MODEL, "checkpoint"),
-    threads: 4
-    resources:
-        mem_mb=4000,
-        runtime=120,
     log:
         log_file(MODEL, "train"),
     benchmark:
         benchmark_file(MODEL, "train")
     conda:
         "../envs/tensorflow.yaml"
+    threads: 4
+    resources:
+        mem_mb=4000,
+        runtime=120,
+    params:
+        model=lambda wildcards: canonical(MODELS[wildcards.model]),
+        seed=lambda wildcards: int(wildcards.seed),
+        # Per-epoch checkpoints, kept apart from the outputs so a killed job can resume.
+        checkpoint_dir=results(MODEL, "checkpoint"),
     script:
         "../scripts/train.py"

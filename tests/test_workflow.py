@@ -1,12 +1,15 @@
 """End to end: real `snakemake` on the tiny dataset, served over HTTP on 127.0.0.1."""
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from conftest import (
+    REPO,
     N_CLASSES,
     SHAPE,
     TINY_FILES,
@@ -177,6 +180,15 @@ def test_lint_is_clean(finished_run):
     result = snakemake(workdir, "--lint", check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Congratulations, your workflow is in a good condition!" in result.stdout + result.stderr
+
+
+def test_snakefile_and_rules_are_formatted_by_snakefmt():
+    """The catalog's check: `snakefmt --check` on the Snakefile and rules/ changes nothing."""
+    result = subprocess.run(
+        [sys.executable, "-m", "snakefmt", "--check", "--diff", "Snakefile", "rules/"],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_one_step_can_be_targeted_by_name(tmp_path, tiny_mirror, http_mirror):
