@@ -13,9 +13,9 @@ configfile: "config.yaml"
 include: "rules/common.smk"
 
 
-config.update(typed_like_schema(config, yaml.safe_load(SCHEMA.read_text())))
-validate(config, "schemas/config.schema.yaml")
-EXPERIMENTS = resolve_experiments(config, yaml.safe_load(SCHEMA.read_text()))
+config.update(typed_like_schema(config, SCHEMA_RULES))
+validate(config, str(SCHEMA))
+EXPERIMENTS = resolve_experiments(config, SCHEMA_RULES)
 MODELS = {
     model_id(settings["model"]): settings["model"] for settings in EXPERIMENTS.values()
 }

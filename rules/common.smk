@@ -19,11 +19,17 @@ from pathlib import Path
 import yaml
 from snakemake.exceptions import WorkflowError
 
+# This workflow's own folder, found from this file: imported as a module into another workflow,
+# `workflow.basedir` is the importer's folder, while the library, the schema and the shipped data
+# stay here.
+WORKFLOW_DIR = Path(workflow.current_basedir).parent
+
 # The library, for the checks made before any job starts (the jobs import it themselves).
-sys.path.insert(0, str(Path(workflow.basedir, "scripts")))
+sys.path.insert(0, str(WORKFLOW_DIR / "scripts"))
 from saepipe.idx import IdxError, read_idx  # noqa: E402
 
-SCHEMA = Path(workflow.basedir, "schemas", "config.schema.yaml")
+SCHEMA = WORKFLOW_DIR / "schemas" / "config.schema.yaml"
+SCHEMA_RULES = yaml.safe_load(SCHEMA.read_text())
 RAW_KEYS = ("train_images", "train_labels", "test_images", "test_labels")
 # The parts of the config an experiment may override.
 EXPERIMENT_KEYS = ("seeds", "model", "manifold", "clustering")
@@ -69,8 +75,15 @@ def library(*modules):
 
     The package's __init__ and its logging module are used by every step.
     """
-    package = Path(workflow.basedir, "scripts", "saepipe")
+    package = WORKFLOW_DIR / "scripts" / "saepipe"
     return [str(package / f"{m}.py") for m in ("__init__", "logs", *modules)]
+
+
+def checkpoint_dir(wildcards, output):
+    """Per-epoch checkpoints beside the model, kept apart from the outputs so a killed job can
+    resume. Found from the output, so that a module's `prefix:` moves it along with the model.
+    """
+    return str(Path(output.model).parent / "checkpoint")
 
 
 def n_classes():
@@ -176,8 +189,38 @@ def figure_files(name, seed):
     return [run_path(name, seed, "figures", f"{figure}.png") for figure in FIGURES]
 
 
+def run_report(path, name):
+    """One run's file in the report: filed under its experiment and seed, with labels
+    (experiment, seed, figure) that the report's table of results filters on. Experiment
+    categories are named "Experiment <name>", so that the comparison sorts first."""
+    return report(
+        path,
+        caption=f"../report/{name}.rst",
+        category="Experiment {experiment}",
+        subcategory="seed {seed}",
+        labels={
+            "experiment": "{experiment}",
+            "seed": "{seed}",
+            "figure": name.replace("_", " "),
+        },
+    )
+
+
+def comparison_report(path, name):
+    """A file that compares every run: first in the report, under "Comparison"."""
+    return report(
+        path,
+        caption=f"../report/{name}.rst",
+        category="Comparison",
+        labels={"experiment": "all", "seed": "all", "figure": name},
+    )
+
+
 def summary_rows():
-    """What the summary reads for each run: its metrics and the benchmark of each of its steps."""
+    """What the summary reads for each run: its metrics and the benchmark of each of its steps.
+
+    The summary gets these paths as inputs (a module prefix rewrites inputs, not params) and
+    the rest of each row as params: `summary_params`."""
     rows = []
     for name, seed in runs():
         model = MODEL.format(model=model_of(name), seed=seed)
@@ -197,6 +240,17 @@ def summary_rows():
             }
         )
     return rows
+
+
+def summary_params(rows):
+    """The rows without their paths: the script pairs them with the inputs, in this order."""
+    return [
+        {
+            **{k: row[k] for k in ("experiment", "seed", "model")},
+            "steps": list(row["benchmarks"]),
+        }
+        for row in rows
+    ]
 
 
 def all_outputs():

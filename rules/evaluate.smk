@@ -9,12 +9,7 @@ rule evaluate:
         code=library("atomic", "data", "metrics"),
     output:
         metrics=results(RUN, "metrics", "metrics.json"),
-        table=report(
-            results(RUN, "metrics", "metrics.tsv"),
-            caption="../report/metrics.rst",
-            category="{experiment}",
-            subcategory="seed {seed}",
-        ),
+        table=run_report(results(RUN, "metrics", "metrics.tsv"), "metrics"),
         confusion=results(RUN, "metrics", "confusion_matrix.tsv"),
     log:
         log_file(RUN, "evaluate"),

@@ -17,12 +17,7 @@ rule plot_training_curves:
         history=model_path("history.csv"),
         code=library("atomic", "data", "figures"),
     output:
-        report(
-            results(RUN, "figures", "training_curves.png"),
-            caption="../report/training_curves.rst",
-            category="{experiment}",
-            subcategory="seed {seed}",
-        ),
+        run_report(results(RUN, "figures", "training_curves.png"), "training_curves"),
     log:
         log_file(RUN, "plot_training_curves"),
     conda:
@@ -39,12 +34,7 @@ rule plot_reconstructions:
         examples=model_path("embeddings", "reconstruction_examples.npz"),
         code=library("atomic", "data", "figures"),
     output:
-        report(
-            results(RUN, "figures", "reconstructions.png"),
-            caption="../report/reconstructions.rst",
-            category="{experiment}",
-            subcategory="seed {seed}",
-        ),
+        run_report(results(RUN, "figures", "reconstructions.png"), "reconstructions"),
     log:
         log_file(RUN, "plot_reconstructions"),
     conda:
@@ -62,12 +52,7 @@ rule plot_centroids:
         metrics=results(RUN, "metrics", "metrics.json"),
         code=library("atomic", "data", "figures"),
     output:
-        report(
-            results(RUN, "figures", "centroids.png"),
-            caption="../report/centroids.rst",
-            category="{experiment}",
-            subcategory="seed {seed}",
-        ),
+        run_report(results(RUN, "figures", "centroids.png"), "centroids"),
     log:
         log_file(RUN, "plot_centroids"),
     conda:
@@ -87,12 +72,7 @@ rule plot_confusion_matrix:
         metrics=results(RUN, "metrics", "metrics.json"),
         code=library("atomic", "data", "figures"),
     output:
-        report(
-            results(RUN, "figures", "confusion_matrix.png"),
-            caption="../report/confusion_matrix.rst",
-            category="{experiment}",
-            subcategory="seed {seed}",
-        ),
+        run_report(results(RUN, "figures", "confusion_matrix.png"), "confusion_matrix"),
     log:
         log_file(RUN, "plot_confusion_matrix"),
     conda:
@@ -113,12 +93,7 @@ rule plot_embedding_map:
         test=results("data", "test.npz"),
         code=library("atomic", "data", "figures"),
     output:
-        report(
-            results(RUN, "figures", "embedding_map.png"),
-            caption="../report/embedding_map.rst",
-            category="{experiment}",
-            subcategory="seed {seed}",
-        ),
+        run_report(results(RUN, "figures", "embedding_map.png"), "embedding_map"),
     log:
         log_file(RUN, "plot_embedding_map"),
     benchmark:
@@ -143,12 +118,7 @@ rule plot_code_activations:
         codes=model_path("embeddings", "test.npy"),
         code=library("atomic", "data", "figures"),
     output:
-        report(
-            results(RUN, "figures", "code_activations.png"),
-            caption="../report/code_activations.rst",
-            category="{experiment}",
-            subcategory="seed {seed}",
-        ),
+        run_report(results(RUN, "figures", "code_activations.png"), "code_activations"),
     log:
         log_file(RUN, "plot_code_activations"),
     conda:

@@ -1,19 +1,15 @@
 # Compare every experiment and seed of the default target: a table and a figure.
 
+SUMMARY_ROWS = summary_rows()
+
 
 rule summary:
     input:
-        metrics=[row["metrics"] for row in summary_rows()],
-        benchmarks=[
-            path for row in summary_rows() for path in row["benchmarks"].values()
-        ],
+        metrics=[row["metrics"] for row in SUMMARY_ROWS],
+        benchmarks=[path for row in SUMMARY_ROWS for path in row["benchmarks"].values()],
         code=library("atomic", "summary"),
     output:
-        report(
-            results("summary.csv"),
-            caption="../report/summary.rst",
-            category="Comparison",
-        ),
+        comparison_report(results("summary.csv"), "summary"),
     log:
         log_file("summary"),
     conda:
@@ -22,10 +18,10 @@ rule summary:
         mem_mb=500,
         runtime=5,
     params:
-        runs=summary_rows(),
+        runs=summary_params(SUMMARY_ROWS),
         settings={
             row["experiment"]: canonical(EXPERIMENTS[row["experiment"]])
-            for row in summary_rows()
+            for row in SUMMARY_ROWS
         },
     script:
         "../scripts/summarize.py"
@@ -36,11 +32,7 @@ rule plot_comparison:
         summary=results("summary.csv"),
         code=library("atomic", "summary", "figures"),
     output:
-        report(
-            results("comparison.png"),
-            caption="../report/comparison.rst",
-            category="Comparison",
-        ),
+        comparison_report(results("comparison.png"), "comparison"),
     log:
         log_file("plot_comparison"),
     conda:

@@ -21,7 +21,6 @@ rule train:
     params:
         model=lambda wildcards: canonical(MODELS[wildcards.model]),
         seed=lambda wildcards: int(wildcards.seed),
-        # Per-epoch checkpoints, kept apart from the outputs so a killed job can resume.
-        checkpoint_dir=results(MODEL, "checkpoint"),
+        checkpoint_dir=checkpoint_dir,
     script:
         "../scripts/train.py"

@@ -1,6 +1,7 @@
-"""Draw the figure that the calling rule names (rules `plot_*`)."""
+"""Draw the figure that the calling rule writes (rules `plot_*`)."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -50,9 +51,11 @@ def code_activations(inputs, params, output):
     figures.plot_code_activations(np.load(inputs.codes), output)
 
 
-PLOTS = {f"plot_{f.__name__}": f for f in
+PLOTS = {f.__name__: f for f in
          (training_curves, reconstructions, centroids, confusion_matrix, embedding_map, code_activations)}
 
 with logged_step(snakemake.log[0]) as log:
-    PLOTS[snakemake.rule](snakemake.input, snakemake.params, snakemake.output[0])
+    # The figure is named by its file (<figure>.png), not by the rule, whose name a workflow that
+    # imports this one as a module may prefix.
+    PLOTS[Path(snakemake.output[0]).stem](snakemake.input, snakemake.params, snakemake.output[0])
     log.info("wrote %s", snakemake.output[0])

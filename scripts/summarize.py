@@ -4,15 +4,16 @@ import pandas as pd
 
 from saepipe.atomic import atomic_path
 from saepipe.logs import logged_step
-from saepipe.summary import aggregate, summary_row
+from saepipe.summary import COMPARED, aggregate, runs_with_files, summary_row
 
 with logged_step(snakemake.log[0]) as log:
     params = snakemake.params
-    summary = pd.DataFrame([summary_row(run, params.settings[run["experiment"]]) for run in params.runs])
+    runs = runs_with_files(params.runs, snakemake.input.metrics, snakemake.input.benchmarks)
+    summary = pd.DataFrame([summary_row(run, params.settings[run["experiment"]]) for run in runs])
     with atomic_path(snakemake.output[0]) as tmp:
         summary.to_csv(tmp, index=False, float_format="%.6g")
-    means = aggregate(summary, ["test_accuracy_majority", "all_accuracy_hungarian", "all_nmi"])
+    columns = [column for column, _ in COMPARED]
+    means = aggregate(summary, columns)
     for name, row in means.iterrows():
-        log.info("%s: test accuracy %.4f +- %.4f, Hungarian accuracy on all %.4f +- %.4f, NMI %.4f",
-                 name, row["test_accuracy_majority_mean"], row["test_accuracy_majority_std"],
-                 row["all_accuracy_hungarian_mean"], row["all_accuracy_hungarian_std"], row["all_nmi_mean"])
+        log.info("%s: %s", name, ", ".join(
+            f"{label} {row[f'{column}_mean']:.4f} +- {row[f'{column}_std']:.4f}" for column, label in COMPARED))

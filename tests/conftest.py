@@ -164,8 +164,10 @@ def snakemake(
     snakefile: Path = REPO / "Snakefile",
     env: dict[str, str] | None = None,
     kill_signal: str = "TERM",
+    configfile: Path | None = None,
 ) -> subprocess.CompletedProcess:
-    """Run the real `snakemake` on the repo's Snakefile in `workdir` with its config.yaml.
+    """Run the real `snakemake` on the repo's Snakefile (or `snakefile`) in `workdir` with its
+    config.yaml (or `configfile`).
 
     Past `timeout` seconds it is sent `kill_signal` by coreutils' `timeout`."""
     command = [
@@ -173,7 +175,7 @@ def snakemake(
         sys.executable, "-m", "snakemake",
         "--snakefile", str(snakefile),
         "--directory", str(workdir),
-        "--configfile", str(workdir / "config.yaml"),
+        "--configfile", str(configfile or workdir / "config.yaml"),
         *args,
     ]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}

@@ -3,7 +3,7 @@ import json
 import pandas as pd
 import pytest
 
-from saepipe.summary import aggregate, benchmark_seconds, metric_columns, summary_row
+from saepipe.summary import aggregate, benchmark_seconds, metric_columns, runs_with_files, summary_row
 
 
 def write_benchmark(path, seconds):
@@ -45,3 +45,19 @@ def test_aggregate_gives_mean_and_std_across_seeds_in_first_seen_order():
     assert stats.index.tolist() == ["b", "a"]
     assert stats.loc["b", "acc_mean"] == pytest.approx(0.85) and stats.loc["b", "acc_std"] == pytest.approx(0.05)
     assert stats.loc["a", "acc_std"] == 0.0
+
+
+def test_each_run_gets_its_own_metrics_and_step_benchmarks_in_input_order():
+    runs = [{"experiment": "a", "seed": 0, "model": "m", "steps": ["train", "cluster"]},
+            {"experiment": "b", "seed": 1, "model": "m", "steps": ["train", "manifold", "cluster"]}]
+    paired = runs_with_files(runs, ["a.json", "b.json"], ["a1", "a2", "b1", "b2", "b3"])
+    assert [run["metrics"] for run in paired] == ["a.json", "b.json"]
+    assert paired[0]["benchmarks"] == {"train": "a1", "cluster": "a2"}
+    assert paired[1]["benchmarks"] == {"train": "b1", "manifold": "b2", "cluster": "b3"}
+    assert paired[1]["experiment"] == "b" and paired[1]["seed"] == 1
+
+
+def test_runs_and_files_that_do_not_match_are_a_clear_error():
+    runs = [{"experiment": "a", "seed": 0, "model": "m", "steps": ["train"]}]
+    with pytest.raises(ValueError, match="1 runs with 1 steps, but 1 metrics files and 2 benchmark"):
+        runs_with_files(runs, ["a.json"], ["a1", "a2"])

@@ -49,6 +49,21 @@ def summary_row(run: dict, settings: dict) -> dict:
     return {**row, **seconds, "seconds_total": sum(seconds.values())}
 
 
+def runs_with_files(runs: list[dict], metrics: list[str], benchmarks: list[str]) -> list[dict]:
+    """Give each run (experiment, seed, model and its `steps`) its metrics file and the benchmark
+    file of each step, taken in order from the two lists of paths."""
+    if len(metrics) != len(runs) or len(benchmarks) != sum(len(run["steps"]) for run in runs):
+        raise ValueError(
+            f"{len(runs)} runs with {sum(len(run['steps']) for run in runs)} steps, but "
+            f"{len(metrics)} metrics files and {len(benchmarks)} benchmark files"
+        )
+    files = iter(benchmarks)
+    return [
+        {**run, "metrics": path, "benchmarks": {step: next(files) for step in run["steps"]}}
+        for run, path in zip(runs, metrics)
+    ]
+
+
 def aggregate(summary: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """Mean and standard deviation (across seeds; 0 for a single seed) per experiment, in the
     order the experiments first appear."""
