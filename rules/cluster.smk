@@ -12,6 +12,8 @@ rule cluster:
         log_file(RUN, "cluster"),
     benchmark:
         benchmark_file(RUN, "cluster")
+    group:
+        job_group(RUN_GROUP)
     conda:
         "../envs/sklearn.yaml"
     threads: 2
@@ -38,6 +40,8 @@ rule decode_centroids:
         log_file(RUN, "decode_centroids"),
     benchmark:
         benchmark_file(RUN, "decode_centroids")
+    group:
+        job_group(RUN_GROUP)
     conda:
         "../envs/tensorflow.yaml"
     resources:

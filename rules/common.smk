@@ -46,6 +46,12 @@ FIGURES = (
 # One run of an experiment, and one trained model; the wildcards are filled in by the targets.
 RUN = "{experiment}/seed{seed}"
 MODEL = "models/{model}/seed{seed}"
+# Cluster job groups (config group_jobs): a model's training with its embedding (one queue wait),
+# and the light steps of one run. A run's figures of the training curves, reconstructions and
+# code activations hang off the model, not off the clustering, so the run's group spans those
+# separate parts of the graph: the SLURM profile's group-components lets one group job hold them.
+MODEL_GROUP = "model-{model}-seed{seed}"
+RUN_GROUP = "run-{experiment}-seed{seed}"
 
 
 def results(*parts):
@@ -84,6 +90,12 @@ def checkpoint_dir(wildcards, output):
     resume. Found from the output, so that a module's `prefix:` moves it along with the model.
     """
     return str(Path(output.model).parent / "checkpoint")
+
+
+def job_group(name):
+    """The cluster job group of a step, or none when the config turns grouping off. Groups only
+    change how jobs are submitted to a cluster; locally they are ignored."""
+    return name if config["group_jobs"] else None
 
 
 def n_classes():

@@ -13,6 +13,8 @@ rule embed:
         log_file(MODEL, "embed"),
     benchmark:
         benchmark_file(MODEL, "embed")
+    group:
+        job_group(MODEL_GROUP)
     conda:
         "../envs/tensorflow.yaml"
     threads: 2

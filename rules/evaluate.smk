@@ -15,6 +15,8 @@ rule evaluate:
         log_file(RUN, "evaluate"),
     benchmark:
         benchmark_file(RUN, "evaluate")
+    group:
+        job_group(RUN_GROUP)
     conda:
         "../envs/sklearn.yaml"
     resources:

@@ -20,6 +20,8 @@ rule plot_training_curves:
         run_report(results(RUN, "figures", "training_curves.png"), "training_curves"),
     log:
         log_file(RUN, "plot_training_curves"),
+    group:
+        job_group(RUN_GROUP)
     conda:
         "../envs/plot.yaml"
     resources:
@@ -37,6 +39,8 @@ rule plot_reconstructions:
         run_report(results(RUN, "figures", "reconstructions.png"), "reconstructions"),
     log:
         log_file(RUN, "plot_reconstructions"),
+    group:
+        job_group(RUN_GROUP)
     conda:
         "../envs/plot.yaml"
     resources:
@@ -55,6 +59,8 @@ rule plot_centroids:
         run_report(results(RUN, "figures", "centroids.png"), "centroids"),
     log:
         log_file(RUN, "plot_centroids"),
+    group:
+        job_group(RUN_GROUP)
     conda:
         "../envs/plot.yaml"
     resources:
@@ -75,6 +81,8 @@ rule plot_confusion_matrix:
         run_report(results(RUN, "figures", "confusion_matrix.png"), "confusion_matrix"),
     log:
         log_file(RUN, "plot_confusion_matrix"),
+    group:
+        job_group(RUN_GROUP)
     conda:
         "../envs/plot.yaml"
     resources:
@@ -98,6 +106,8 @@ rule plot_embedding_map:
         log_file(RUN, "plot_embedding_map"),
     benchmark:
         benchmark_file(RUN, "plot_embedding_map")
+    group:
+        job_group(RUN_GROUP)
     conda:
         "../envs/plot.yaml"
     threads: 2
@@ -121,6 +131,8 @@ rule plot_code_activations:
         run_report(results(RUN, "figures", "code_activations.png"), "code_activations"),
     log:
         log_file(RUN, "plot_code_activations"),
+    group:
+        job_group(RUN_GROUP)
     conda:
         "../envs/plot.yaml"
     resources:

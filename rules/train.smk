@@ -12,6 +12,8 @@ rule train:
         log_file(MODEL, "train"),
     benchmark:
         benchmark_file(MODEL, "train")
+    group:
+        job_group(MODEL_GROUP)
     conda:
         "../envs/tensorflow.yaml"
     threads: 4

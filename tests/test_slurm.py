@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from conftest import REPO, model_dirs, planned_rules, run_dir, snakemake, tiny_config, write_config
@@ -21,7 +22,7 @@ pytestmark = pytest.mark.slurm
 
 SLURM_SH = REPO / "tests" / "cluster" / "slurm.sh"
 PROFILE = REPO / "profiles" / "slurm"
-SUBMITTED = re.compile(r"Job \d+ has been submitted with SLURM jobid (\d+) \(log: (\S+)\)\.")
+SUBMITTED = re.compile(r"Job \S+ has been submitted with SLURM jobid (\d+) \(log: (\S+)\)\.")
 # Every call that waits on SLURM is killed outright past this: a plugin that loses track of its
 # jobs waits for ever, and ignores SIGTERM.
 LIMIT_S = 900
@@ -43,13 +44,16 @@ def slurm_cluster():
 
 def through_slurm(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     """The workflow through the shipped profile, with the local cluster's two test-only needs: it
-    keeps no accounting (so job states come from squeue), and its node has few CPUs."""
+    keeps no accounting (so job states come from squeue), and its node has few CPUs (no job, and
+    no group job, may ask for more)."""
+    cpus = str(os.cpu_count() or 1)
     return snakemake(
         workdir,
         "--profile", str(PROFILE),
         "--slurm-status-command", "squeue",
         "--slurm-init-seconds-before-status-checks", "1",
-        "--max-threads", str(os.cpu_count() or 1),
+        "--max-threads", cpus,
+        "--cores", cpus,
         *args,
         check=check,
         timeout=LIMIT_S,
@@ -70,60 +74,121 @@ def job_state(job_id: str) -> str:
 
 @pytest.fixture(scope="module")
 def runs(slurm_cluster, tmp_path_factory, tiny_mirror):
-    """The same config run locally and through SLURM, each in a fresh workdir, timed."""
+    """The same config run locally, and through SLURM with the profile's job groups and without
+    them (--config group_jobs=false), each in a fresh workdir, timed."""
     folder, files = tiny_mirror
-    workdirs = {how: tmp_path_factory.mktemp(f"slurm-{how}") for how in ("local", "slurm")}
-    timings = {}
-    for how, workdir in workdirs.items():
+    how_to_run = {"local": None, "ungrouped": ["--config", "group_jobs=false"], "grouped": []}
+    workdirs = {how: tmp_path_factory.mktemp(f"slurm-{how}") for how in how_to_run}
+    for workdir in workdirs.values():
         write_config(workdir, tiny_config(files, [str(folder)]))
-    jobs = sum(count for rule, count in planned_rules(workdirs["slurm"]).items() if rule != "all")
-    started = time.perf_counter()
-    snakemake(workdirs["local"], "--cores", "2")
-    timings["local"] = time.perf_counter() - started
-    started = time.perf_counter()
-    result = through_slurm(workdirs["slurm"])
-    timings["slurm"] = time.perf_counter() - started
-    return workdirs, result.stdout + result.stderr, jobs, timings
+    jobs = sum(count for rule, count in planned_rules(workdirs["local"]).items() if rule != "all")
+    timings, outputs = {}, {}
+    for how, args in how_to_run.items():
+        started = time.perf_counter()
+        if args is None:
+            snakemake(workdirs[how], "--cores", "2")
+        else:
+            result = through_slurm(workdirs[how], *args)
+            outputs[how] = result.stdout + result.stderr
+        timings[how] = time.perf_counter() - started
+    return workdirs, outputs, jobs, timings
 
 
-def test_every_job_runs_as_a_slurm_job_with_its_own_log(runs):
-    workdirs, output, jobs, _ = runs
+def slurm_logs(workdir: Path, output: str) -> dict[str, Path]:
+    """SLURM job id -> its log, checked: under the workflow's own folder, written, COMPLETED."""
     submitted = submissions(output)
-    assert len(submitted) == jobs, output[-3000:]
     for job_id, log in submitted.items():
-        assert log.is_relative_to(workdirs["slurm"] / ".snakemake" / "slurm_logs"), log
+        assert log.is_relative_to(workdir / ".snakemake" / "slurm_logs"), log
         assert log.exists() and log.stat().st_size > 0, log
         assert job_state(job_id) == "COMPLETED", job_id
-    rules = {log.relative_to(workdirs["slurm"] / ".snakemake" / "slurm_logs").parts[0] for log in submitted.values()}
-    assert {"rule_download", "rule_train", "rule_cluster", "rule_evaluate", "rule_summary"} <= rules
+    return submitted
 
 
-def test_slurm_gives_the_same_results_as_a_local_run(runs, capsys):
-    workdirs, _, jobs, timings = runs
-    local, slurm = (run_dir(workdirs[how]) for how in ("local", "slurm"))
+def log_folders(workdir: Path, submitted: dict[str, Path]) -> list[str]:
+    """The plugin's folder of each job's log: rule_<rule>, or group_<group>_<its rules>."""
+    return sorted(log.relative_to(workdir / ".snakemake" / "slurm_logs").parts[0]
+                  for log in submitted.values())
+
+
+def test_ungrouped_every_job_runs_as_a_slurm_job_with_its_own_log(runs):
+    workdirs, outputs, jobs, _ = runs
+    submitted = slurm_logs(workdirs["ungrouped"], outputs["ungrouped"])
+    assert len(submitted) == jobs, outputs["ungrouped"][-3000:]
+    folders = log_folders(workdirs["ungrouped"], submitted)
+    assert {"rule_download", "rule_train", "rule_cluster", "rule_evaluate", "rule_summary"} <= set(folders)
+    assert not [folder for folder in folders if folder.startswith("group_")]
+
+
+def test_grouped_a_run_is_its_model_job_and_one_group_job(runs):
+    workdirs, outputs, jobs, _ = runs
+    submitted = slurm_logs(workdirs["grouped"], outputs["grouped"])
+    folders = log_folders(workdirs["grouped"], submitted)
+    # the run's model (train, then embed) and the run's own group (its every light step); the
+    # steps shared by all runs ran where Snakemake runs
+    assert len(submitted) == 2 < jobs, folders
+    assert folders[0].startswith("group_model-") and folders[0].endswith("_embed_train"), folders
+    assert folders[1].startswith("group_run-default-seed0_cluster_"), folders
+    for rule in ("download", "preprocess", "summary", "plot_comparison"):
+        assert f"localrule {rule}:" in outputs["grouped"], rule
+    # each group job ran every one of its steps, the figures of the model's branch included
+    logs = {name: next(log for log in submitted.values() if f"group_{name}-" in str(log)).read_text()
+            for name in ("model", "run")}
+    for rule in ("train", "embed"):
+        assert f"(Rule: {rule})" in logs["model"], rule
+    for rule in ("cluster", "decode_centroids", "evaluate", "plot_training_curves", "plot_reconstructions",
+                 "plot_centroids", "plot_confusion_matrix", "plot_embedding_map", "plot_code_activations"):
+        assert f"(Rule: {rule})" in logs["run"], rule
+
+
+@pytest.mark.parametrize("how", ["ungrouped", "grouped"])
+def test_slurm_gives_the_same_results_as_a_local_run(runs, how):
+    workdirs, _, _, _ = runs
+    local, slurm = run_dir(workdirs["local"]), run_dir(workdirs[how])
     for path in ["metrics/metrics.json", "clusters/train.npy", "clusters/test.npy", "clusters/all.npy"]:
         assert (slurm / path).read_bytes() == (local / path).read_bytes(), path
-    codes = [model_dirs(workdirs[how])[0] / "embeddings" / "test.npy" for how in ("local", "slurm")]
+    codes = [model_dirs(workdirs[w])[0] / "embeddings" / "test.npy" for w in ("local", how)]
     assert codes[0].read_bytes() == codes[1].read_bytes()
-    assert (workdirs["slurm"] / "results" / "tiny" / "comparison.png").exists()
-    overhead = (timings["slurm"] - timings["local"]) / jobs
+    # the summary's scores equal the local run's (its step times do not)
+    summary = [pd.read_csv(workdirs[w] / "results" / "tiny" / "summary.csv") for w in ("local", how)]
+    scores = [table[[c for c in table.columns if not c.startswith("seconds_")]] for table in summary]
+    pd.testing.assert_frame_equal(scores[0], scores[1])
+    assert (workdirs[how] / "results" / "tiny" / "comparison.png").exists()
+    for figure in ("training_curves", "embedding_map", "code_activations"):
+        assert (slurm / "figures" / f"{figure}.png").stat().st_size > 2000
+
+
+def test_print_slurm_jobs_and_overhead_grouped_and_ungrouped(runs, capsys):
+    """Figures, not a timing assertion: the number of SLURM jobs and the overhead of one run."""
+    workdirs, outputs, jobs, timings = runs
     with capsys.disabled():
-        print(f"\nSLURM profile, tiny data: {jobs} jobs in {timings['slurm']:.0f} s through SLURM, "
-              f"{timings['local']:.0f} s locally: {overhead:.1f} s overhead per job")
+        print(f"\nSLURM profile, tiny data, one run: locally {jobs} jobs in {timings['local']:.0f} s")
+        for how in ("ungrouped", "grouped"):
+            n = len(submissions(outputs[how]))
+            overhead = timings[how] - timings["local"]
+            print(f"  {how}: {n} SLURM jobs in {timings[how]:.0f} s, overhead {overhead:.0f} s a run "
+                  f"({overhead / n:.1f} s a SLURM job)")
+        ratio = (timings["ungrouped"] - timings["local"]) / max(timings["grouped"] - timings["local"], 1e-9)
+        print(f"  grouping cuts the overhead of a run {ratio:.1f}x")
+    assert len(submissions(outputs["grouped"])) < len(submissions(outputs["ungrouped"]))
 
 
-def test_a_failing_job_reports_its_slurm_log_and_leaves_no_output(slurm_cluster, tmp_path, tiny_mirror):
+@pytest.mark.parametrize("grouped", [True, False], ids=["grouped", "ungrouped"])
+def test_a_failing_job_reports_its_slurm_log_and_leaves_no_output(slurm_cluster, tmp_path, tiny_mirror, grouped):
     folder, files = tiny_mirror
     # A learning rate this far off makes training diverge: the train job exits 1.
     write_config(tmp_path, tiny_config(files, [str(folder)], model={"learning_rate": 1.0e30}))
-    result = through_slurm(tmp_path, "--retries", "0", check=False)
+    result = through_slurm(tmp_path, "--retries", "0", "--config", f"group_jobs={str(grouped).lower()}",
+                           check=False)
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert "Error in rule train" in output
-    train_jobs = [log for log in submissions(output).values() if "rule_train" in log.parts]
-    assert len(train_jobs) == 1
+    # the SLURM job of train: its own, or its model's group job (train, then embed)
+    failed = "Error in group model-" if grouped else "Error in rule train"
+    folder_name = "group_model-" if grouped else "rule_train"
+    train_jobs = [log for log in submissions(output).values() if any(p.startswith(folder_name) for p in log.parts)]
+    assert len(train_jobs) == 1, output[-3000:]
     # the failure names the SLURM log, which holds the step's own error
-    assert str(train_jobs[0]) in output.split("Error in rule train", 1)[1]
+    assert str(train_jobs[0]) in output.split(failed, 1)[1]
     assert "FloatingPointError: training loss became" in train_jobs[0].read_text()
     assert all(not list(folder.glob("*.keras")) for folder in model_dirs(tmp_path))
     assert not list((tmp_path / "results").rglob(".tmp-*"))
