@@ -22,18 +22,6 @@ MODELS = {
 check_config()
 
 
-# On a cluster, with jobs grouped (config group_jobs), these run where Snakemake itself runs (the
-# login node): download reaches the internet from there, where compute nodes often cannot;
-# preprocess and the summary take seconds and little memory, not worth a queue wait each.
-if config["group_jobs"]:
-
-    localrules:
-        download,
-        preprocess,
-        summary,
-        plot_comparison,
-
-
 wildcard_constraints:
     experiment="|".join(EXPERIMENTS),
     seed=r"\d+",

@@ -98,6 +98,16 @@ def job_group(name):
     return name if config["group_jobs"] else None
 
 
+def on_login_node():
+    """Whether a light step shared by every run runs where Snakemake itself runs (a cluster's
+    login node) rather than as a cluster job: when jobs are grouped. download reaches the
+    internet from there, where compute nodes often cannot; preprocess and the summary take
+    seconds and little memory, not worth a queue wait each. (Given in each step's own
+    `localrule` directive, which keeps its meaning when another workflow imports the steps
+    under other names; a top-level `localrules` list would not.)"""
+    return config["group_jobs"]
+
+
 def n_classes():
     return len(config["dataset"]["class_names"])
 

@@ -10,6 +10,7 @@ rule preprocess:
     # Shared between workflows with --cache; Snakemake forbids a benchmark: file on a cached
     # rule (a restored result has no run to time), and this light step does not need one.
     cache: True
+    localrule: on_login_node()
     conda:
         "../envs/base.yaml"
     resources:

@@ -12,6 +12,7 @@ rule summary:
         comparison_report(results("summary.csv"), "summary"),
     log:
         log_file("summary"),
+    localrule: on_login_node()
     conda:
         "../envs/sklearn.yaml"
     resources:
@@ -35,6 +36,7 @@ rule plot_comparison:
         comparison_report(results("comparison.png"), "comparison"),
     log:
         log_file("plot_comparison"),
+    localrule: on_login_node()
     conda:
         "../envs/plot.yaml"
     resources:

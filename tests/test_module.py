@@ -58,8 +58,8 @@ def consumers(tmp_path_factory, tiny_mirror):
         project = make_consumer(root / (prefix or "plain"), files, str(folder), prefix)
         planned = planned_rules(project, snakefile=project / "Snakefile",
                                 configfile=project / "config" / "config.yaml")
-        run_consumer(project, "--cores", "2")
-        projects[prefix] = (project, planned)
+        result = run_consumer(project, "--cores", "2")
+        projects[prefix] = (project, planned, result.stdout + result.stderr)
     return projects, started
 
 
@@ -69,16 +69,18 @@ def outputs_root(project: Path, prefix: str | None) -> Path:
 
 def test_the_consumer_plans_the_whole_pipeline_under_prefixed_rule_names(consumers):
     projects, _ = consumers
-    _, planned = projects[None]
+    _, planned, output = projects[None]
     for rule in ("download", "preprocess", "train", "embed", "cluster", "evaluate", "summary",
                  *[f"plot_{figure}" for figure in FIGURES], "plot_comparison"):
         assert planned.get(f"sae_{rule}") == 1, (rule, planned)
+    # every directive that names rules (localrule, groups) holds under the consumer's names
+    assert "not present in the Snakefile" not in output
 
 
 @pytest.mark.parametrize("prefix", [None, "sae"])
 def test_every_output_lands_in_the_consumer_folder(consumers, prefix):
     projects, started = consumers
-    project, _ = projects[prefix]
+    project, _, _ = projects[prefix]
     root = outputs_root(project, prefix)
     run = root / "results" / "tiny" / "default" / "seed0"
     for figure in FIGURES:
@@ -100,7 +102,7 @@ def test_every_output_lands_in_the_consumer_folder(consumers, prefix):
 @pytest.mark.parametrize("prefix", [None, "sae"])
 def test_the_consumer_summary_holds_the_run_metrics(consumers, prefix):
     projects, _ = consumers
-    project, _ = projects[prefix]
+    project, _, _ = projects[prefix]
     results = outputs_root(project, prefix) / "results" / "tiny"
     metrics = json.loads((results / "default" / "seed0" / "metrics" / "metrics.json").read_text())
     summary = pd.read_csv(results / "summary.csv")
@@ -114,14 +116,14 @@ def test_the_consumer_summary_holds_the_run_metrics(consumers, prefix):
 @pytest.mark.parametrize("prefix", [None, "sae"])
 def test_a_consumer_rerun_plans_nothing(consumers, prefix):
     projects, _ = consumers
-    project, _ = projects[prefix]
+    project, _, _ = projects[prefix]
     assert planned_rules(project, snakefile=project / "Snakefile",
                          configfile=project / "config" / "config.yaml") == {}
 
 
 def test_the_consumer_report_holds_the_comparison_and_every_figure(consumers):
     projects, _ = consumers
-    project, _ = projects["sae"]
+    project, _, _ = projects["sae"]
     run_consumer(project, "--report", "report.html")
     html = (project / "report.html").read_text()
     for name in [*FIGURES, "metrics", "summary", "comparison"]:
