@@ -2,6 +2,7 @@ import json
 import logging
 
 import numpy as np
+import pytest
 
 from saepipe import checkpoint
 from saepipe import model as sae
@@ -20,12 +21,28 @@ def train(folder, epochs, fingerprint="a", patience=0):
                                  fingerprint=fingerprint)
 
 
-def test_each_epoch_is_checkpointed_with_its_model_and_history(tmp_path):
-    _, history = train(tmp_path / "ckpt", epochs=3)
-    state = json.loads((tmp_path / "ckpt" / "state.json").read_text())
+def newest_state(folder):
+    return checkpoint.state_files(folder)[0]
+
+
+def test_each_epoch_is_checkpointed_with_its_model_history_and_checksums(tmp_path):
+    folder = tmp_path / "ckpt"
+    _, history = train(folder, epochs=3)
+    state = json.loads((folder / "epoch3.json").read_text())
     assert state["epochs_done"] == 3
     assert state["history"]["loss"] == history["loss"]
-    assert [p.name for p in (tmp_path / "ckpt").glob("model-epoch*.keras")] == ["model-epoch3.keras"]
+    assert state["model_file"] == "model-epoch3.keras"
+    for name in filter(None, (state["model_file"], state["best_file"])):
+        assert state["sha256"][name] == checkpoint.file_sha256(folder / name)
+
+
+def test_the_last_two_checkpoints_and_only_their_files_are_kept(tmp_path):
+    folder = tmp_path / "ckpt"
+    train(folder, epochs=4)
+    states = [checkpoint.read_state(path) for path in checkpoint.state_files(folder)]
+    assert [state.epochs_done for state in states] == [4, 3]
+    named = {"epoch4.json", "epoch3.json"} | {n for st in states for n in (st.model_file, st.best_file) if n}
+    assert {path.name for path in folder.iterdir()} == named
 
 
 def test_a_restarted_run_resumes_after_the_last_checkpointed_epoch(tmp_path, caplog):
@@ -49,9 +66,9 @@ def test_a_checkpoint_made_under_other_settings_is_discarded(tmp_path, caplog):
 def test_a_run_that_had_stopped_early_fits_no_more_epochs_on_restart(tmp_path):
     folder = tmp_path / "ckpt"
     train(folder, epochs=3)
-    state = checkpoint.TrainingState(**json.loads((folder / "state.json").read_text()))
+    state = checkpoint.read_state(newest_state(folder))
     state.wait = 2  # as if the last two epochs had not improved, with patience 2
-    (folder / "state.json").write_text(json.dumps(state.__dict__))
+    newest_state(folder).write_text(json.dumps(state.__dict__))
     _, history = train(folder, epochs=10, patience=2)
     assert len(history["loss"]) == 3
 
@@ -64,3 +81,58 @@ def test_the_fingerprint_changes_with_settings_and_data(tmp_path):
     assert a != checkpoint.fingerprint({"epochs": 4}, data_file)
     data_file.write_bytes(b"abd")
     assert a != checkpoint.fingerprint({"epochs": 3}, data_file)
+
+
+def cut_short(path):
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+@pytest.mark.parametrize("damage", ["cut-short model", "missing model", "foreign model", "bad JSON state",
+                                    "damaged best weights"])
+def test_a_damaged_checkpoint_is_discarded_and_the_one_before_resumed(tmp_path, caplog, damage):
+    caplog.set_level(logging.INFO)
+    folder = tmp_path / "ckpt"
+    _, first = train(folder, epochs=3)
+    state = checkpoint.read_state(folder / "epoch3.json")
+    damaged = {
+        "cut-short model": folder / state.model_file,
+        "missing model": folder / state.model_file,
+        "foreign model": folder / state.model_file,
+        "bad JSON state": folder / "epoch3.json",
+        "damaged best weights": folder / state.best_file,
+    }[damage]
+    if damage == "missing model":
+        damaged.unlink()
+    elif damage == "foreign model":
+        damaged.write_bytes(b"PK\x03\x04 not a keras file")
+    elif damage == "bad JSON state":
+        damaged.write_text('{"fingerprint": "a", "epochs_do')
+    else:
+        cut_short(damaged)
+    _, history = train(folder, epochs=5)
+    warnings = [r.getMessage() for r in caplog.records if "discarding a damaged checkpoint" in r.getMessage()]
+    assert len(warnings) == 1 and str(damaged) in warnings[0], caplog.text
+    assert "after epoch 2" in caplog.text
+    # the resumed run redoes epoch 3 and goes on: every epoch once, the first two as before
+    assert len(history["loss"]) == 5 and history["loss"][:2] == first["loss"][:2]
+
+
+def test_with_no_whole_checkpoint_left_training_starts_afresh(tmp_path, caplog):
+    caplog.set_level(logging.INFO)
+    folder = tmp_path / "ckpt"
+    train(folder, epochs=2)
+    for path in folder.glob("model-epoch*.keras"):
+        cut_short(path)
+    _, history = train(folder, epochs=3)
+    assert caplog.text.count("discarding a damaged checkpoint") == 2
+    assert "training starts afresh" in caplog.text and "resuming" not in caplog.text
+    assert len(history["loss"]) == 3
+
+
+def test_a_checkpoint_of_the_older_layout_is_discarded(tmp_path, caplog):
+    caplog.set_level(logging.INFO)
+    folder = tmp_path / "ckpt"
+    folder.mkdir()
+    (folder / "state.json").write_text("{}")
+    _, history = train(folder, epochs=2)
+    assert "older version" in caplog.text and len(history["loss"]) == 2

@@ -63,7 +63,7 @@ def test_an_interrupted_training_resumes_and_completes(tmp_path, tiny_mirror, ht
     # no final output, truncated or whole, survived the interruption; the checkpoint did
     assert not (model_dir / "autoencoder.keras").exists()
     assert not (model_dir / "history.csv").exists()
-    assert (model_dir / "checkpoint" / "state.json").exists()
+    assert list((model_dir / "checkpoint").glob("epoch*.json"))
     if how != "SIGKILL":  # a killed process cannot clean up; the next write sweeps its leftovers
         assert not [p for p in tmp_path.rglob(".tmp-*")]
     interrupted_at = int(re.findall(r"epoch (\d+)/", train_log(tmp_path).read_text())[-1])
@@ -79,3 +79,30 @@ def test_an_interrupted_training_resumes_and_completes(tmp_path, tiny_mirror, ht
     assert list(history["epoch"]) == list(range(1, EPOCHS + 1))
     assert not (model_dir / "checkpoint").exists()
     snakemake(tmp_path, "--cores", "2", "--until", "embed")  # the model loads and encodes
+
+
+def test_a_killed_training_with_its_newest_checkpoint_cut_short_resumes_from_the_one_before(
+        tmp_path, tiny_mirror, http_mirror):
+    """As a crashed node or a full disk leaves it: the newest checkpoint's model file cut short."""
+    _, files = tiny_mirror
+    write_config(tmp_path, tiny_config(files, [http_mirror], model={"epochs": EPOCHS}))
+    process = start(tmp_path)
+    try:
+        wait_for_epoch(tmp_path, 5)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=120)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    folder = the_model_dir(tmp_path) / "checkpoint"
+    newest = max(folder.glob("model-epoch*.keras"), key=lambda p: int(re.search(r"\d+", p.name).group()))
+    newest.write_bytes(newest.read_bytes()[:1000])
+    damaged_epoch = int(re.search(r"\d+", newest.name).group())
+
+    snakemake(tmp_path, "--unlock")
+    snakemake(tmp_path, "--cores", "2", "--rerun-incomplete", "--until", "train")
+    log = train_log(tmp_path).read_text()
+    assert f"discarding a damaged checkpoint: {newest.relative_to(tmp_path)}: damaged" in log
+    assert f"after epoch {damaged_epoch - 1}" in log and "Traceback" not in log
+    history = pd.read_csv(the_model_dir(tmp_path) / "history.csv")
+    assert list(history["epoch"]) == list(range(1, EPOCHS + 1))

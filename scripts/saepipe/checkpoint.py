@@ -2,7 +2,11 @@
 and the early-stopping state go to a side folder; a restarted job resumes from there.
 
 A checkpoint is only resumed under the settings it was made with: its fingerprint (a hash of the
-model settings, the seed and the training data) must match, or it is discarded.
+model settings, the seed and the training data) must match, or it is discarded. It is only
+resumed whole: each epoch's state file (epoch<k>.json) records the SHA-256 of the files it names
+(model-epoch<k>.keras, best-epoch<j>.weights.h5); a missing, cut-short or unreadable piece, as a
+crashed node, a full disk or a partial copy leaves it, is discarded with one log line, and
+training falls back to the checkpoint before (the last two are kept) or starts afresh.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,14 +28,19 @@ from .atomic import atomic_path, save_json
 
 log = logging.getLogger(__name__)
 
-STATE = "state.json"
-BEST = "best.weights.h5"
+STATE = re.compile(r"epoch(\d+)\.json")
+KEEP = 2  # checkpoints kept: the last one, and one to fall back to if it is damaged
 
 
 def fingerprint(settings: dict[str, Any], data_path: str | os.PathLike) -> str:
     """A hash of the settings and the bytes of the training data."""
-    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
-    with open(data_path, "rb") as handle:
+    return file_sha256(data_path, hashlib.sha256(json.dumps(settings, sort_keys=True).encode()))
+
+
+def file_sha256(path: str | os.PathLike, digest: Any = None) -> str:
+    """The SHA-256 of a file's bytes (after what `digest` already holds)."""
+    digest = digest or hashlib.sha256()
+    with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 22), b""):
             digest.update(block)
     return digest.hexdigest()
@@ -45,21 +55,78 @@ class TrainingState:
     best_epoch: int = 0
     wait: int = 0
     model_file: str = ""
+    best_file: str = ""
+    # file name -> SHA-256 of the files this state names, recorded when they were written
+    sha256: dict[str, str] = field(default_factory=dict)
+
+
+class DamagedCheckpoint(Exception):
+    """A piece of a checkpoint is missing, cut short or unreadable; the message says which."""
+
+
+def state_files(folder: Path) -> list[Path]:
+    """The folder's state files, newest epoch first."""
+    found = [(int(m.group(1)), p) for p in folder.glob("epoch*.json") if (m := STATE.fullmatch(p.name))]
+    return [path for _, path in sorted(found, reverse=True)]
+
+
+def read_state(path: Path) -> TrainingState:
+    try:
+        return TrainingState(**json.loads(path.read_text()))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, TypeError) as err:
+        raise DamagedCheckpoint(f"{path}: unreadable state file ({type(err).__name__}: {err})") from None
+
+
+def verify(folder: Path, state: TrainingState) -> None:
+    """Every file the state names is there, with the SHA-256 recorded when it was written."""
+    for name in filter(None, (state.model_file, state.best_file)):
+        path = folder / name
+        if not path.exists():
+            raise DamagedCheckpoint(f"{path}: missing")
+        if state.sha256.get(name) != file_sha256(path):
+            raise DamagedCheckpoint(f"{path}: damaged (its SHA-256 is not the one recorded when it was written)")
+
+
+def load_model(path: Path) -> keras.Model:
+    try:
+        return keras.saving.load_model(path)
+    except Exception as err:  # noqa: BLE001 - whatever Keras raises, the file is unusable
+        raise DamagedCheckpoint(f"{path}: unreadable model ({type(err).__name__}: {err})") from None
 
 
 def load(folder: Path, expected: str) -> tuple[keras.Model, TrainingState] | None:
-    """The checkpointed model and state, or None; a checkpoint from other settings is discarded."""
-    state_path = folder / STATE
-    if not state_path.exists():
+    """The newest whole checkpoint's model and state, or None to start afresh.
+
+    A checkpoint from other settings discards the folder; a damaged one is discarded with a log
+    line naming the file and what is wrong, and the one before it is tried.
+    """
+    if not folder.exists():
         return None
-    state = TrainingState(**json.loads(state_path.read_text()))
-    if state.fingerprint != expected:
-        log.warning("discarding the checkpoint in %s: it was made under other settings or data", folder)
+    if (folder / "state.json").exists():
+        log.warning("discarding the checkpoint in %s: written by an older version of this workflow", folder)
         discard(folder)
         return None
-    model = keras.saving.load_model(folder / state.model_file)
-    log.info("resuming from the checkpoint in %s after epoch %d", folder, state.epochs_done)
-    return model, state
+    tried = False
+    for path in state_files(folder):
+        tried = True
+        try:
+            state = read_state(path)
+            if state.fingerprint != expected:
+                log.warning("discarding the checkpoint in %s: it was made under other settings or data", folder)
+                discard(folder)
+                return None
+            verify(folder, state)
+            model = load_model(folder / state.model_file)
+        except DamagedCheckpoint as err:
+            log.warning("discarding a damaged checkpoint: %s", err)
+            path.unlink(missing_ok=True)
+            continue
+        log.info("resuming from the checkpoint in %s after epoch %d", folder, state.epochs_done)
+        return model, state
+    if tried:
+        log.warning("no usable checkpoint left in %s: training starts afresh", folder)
+        discard(folder)
+    return None
 
 
 def discard(folder: str | os.PathLike) -> None:
@@ -82,9 +149,10 @@ class Checkpointer(keras.callbacks.Callback):
         self.best_weights: list[np.ndarray] | None = None
 
     def on_train_begin(self, logs: dict | None = None) -> None:
-        if self.folder is not None and (self.folder / BEST).exists():
+        # A resumed state's best weights were verified with the rest of its checkpoint.
+        if self.folder is not None and self.state.best_file:
             current = self.model.get_weights()
-            self.model.load_weights(self.folder / BEST)
+            self.model.load_weights(self.folder / self.state.best_file)
             self.best_weights = self.model.get_weights()
             self.model.set_weights(current)
 
@@ -99,8 +167,7 @@ class Checkpointer(keras.callbacks.Callback):
             state.best, state.best_epoch, state.wait = current, epoch + 1, 0
             self.best_weights = self.model.get_weights()
             if self.folder is not None:
-                with atomic_path(self.folder / BEST) as tmp:
-                    self.model.save_weights(tmp)
+                self.state.best_file = self._write(f"best-epoch{epoch + 1}.weights.h5", self.model.save_weights)
         else:
             state.wait += 1
             if self.patience and state.wait >= self.patience:
@@ -110,17 +177,36 @@ class Checkpointer(keras.callbacks.Callback):
         if self.folder is not None:
             self._save()
 
+    def _write(self, name: str, save) -> str:
+        """Write a checkpoint file under a temporary name and record its SHA-256."""
+        with atomic_path(self.folder / name) as tmp:
+            save(tmp)
+            self.state.sha256[name] = file_sha256(tmp)
+        return name
+
     def _save(self) -> None:
         # The model under its epoch's name first, then the state that names it: a kill between
-        # the two leaves the previous state and its model, and that epoch is redone on resume.
-        name = f"model-epoch{self.state.epochs_done}.keras"
-        with atomic_path(self.folder / name) as tmp:
-            self.model.save(tmp)
-        self.state.model_file = name
-        save_json(self.folder / STATE, asdict(self.state))
-        for old in self.folder.glob("model-epoch*.keras"):
-            if old.name != name:
-                old.unlink()
+        # the two leaves the previous state and its files, and that epoch is redone on resume.
+        epochs = self.state.epochs_done
+        self.state.model_file = self._write(f"model-epoch{epochs}.keras", self.model.save)
+        self.state.sha256 = {name: digest for name, digest in self.state.sha256.items()
+                             if name in (self.state.model_file, self.state.best_file)}
+        save_json(self.folder / f"epoch{epochs}.json", asdict(self.state))
+        self._prune()
+
+    def _prune(self) -> None:
+        """Keep the last KEEP states and the files they name."""
+        kept = state_files(self.folder)[:KEEP]
+        needed = {path.name for path in kept}
+        for path in kept:
+            try:
+                state = read_state(path)
+            except DamagedCheckpoint:
+                continue
+            needed.update(filter(None, (state.model_file, state.best_file)))
+        for path in self.folder.iterdir():
+            if path.is_file() and path.name not in needed and not path.name.startswith(".tmp-"):
+                path.unlink()
 
     def on_train_end(self, logs: dict | None = None) -> None:
         if self.patience and self.best_weights is not None and self.state.best_epoch != self.state.epochs_done:
