@@ -1,7 +1,7 @@
 rule cluster:
     input:
         unpack(cluster_inputs),
-        code=library("atomic", "cluster"),
+        code=library("atomic", "cluster", "data"),
     output:
         train=results(RUN, "clusters", "train.npy"),
         test=results(RUN, "clusters", "test.npy"),
@@ -33,7 +33,7 @@ rule decode_centroids:
         codes=model_path("embeddings", "train.npy"),
         clusters=results(RUN, "clusters", "train.npy"),
         train=results("data", "train.npz"),
-        code=library("atomic", "model"),
+        code=library("atomic", "data", "model"),
     output:
         images=results(RUN, "clusters", "centroid_images.npy"),
     log:

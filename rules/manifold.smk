@@ -3,7 +3,7 @@ rule manifold:
     input:
         train=model_path("embeddings", "train.npy"),
         test=model_path("embeddings", "test.npy"),
-        code=library("atomic", "manifold"),
+        code=library("atomic", "data", "manifold"),
     output:
         train=results(RUN, "manifold", "train.npy"),
         test=results(RUN, "manifold", "test.npy"),

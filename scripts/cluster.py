@@ -6,13 +6,14 @@ from threadpoolctl import threadpool_limits
 
 from saepipe.atomic import save_npy
 from saepipe.cluster import centres, describe, fit_clusters, normalize_rows
+from saepipe.data import load_npy
 from saepipe.logs import logged_step
 
 with logged_step(snakemake.log[0]) as log, threadpool_limits(snakemake.threads):
     settings, seed, inputs = snakemake.params.clustering, snakemake.params.seed, snakemake.input
-    points = {split: np.load(inputs[split]) for split in ("train", "test")}
+    points = {split: load_npy(inputs[split]) for split in ("train", "test")}
     # With UMAP, "all" is its own embedding fitted on all the codes; else the codes of both splits.
-    points["all"] = np.load(inputs.all) if "all" in inputs.keys() else np.concatenate(
+    points["all"] = load_npy(inputs.all) if "all" in inputs.keys() else np.concatenate(
         [points["train"], points["test"]])
     if settings["normalize"]:
         points = {split: normalize_rows(x) for split, x in points.items()}

@@ -7,22 +7,20 @@ the codes are clustered unscaled, and a point in the decoder's own space when th
 import numpy as np
 
 from saepipe.atomic import save_npy
+from saepipe.data import load_npy, load_split
 from saepipe.logs import logged_step
 
 with logged_step(snakemake.log[0]) as log:
-    import keras
-
     from saepipe import model as sae
 
-    codes, clusters = np.load(snakemake.input.codes), np.load(snakemake.input.clusters)
+    codes, clusters = load_npy(snakemake.input.codes), load_npy(snakemake.input.clusters)
     k = snakemake.params.n_clusters
     centres = np.stack([
         codes[clusters == c].mean(axis=0) if np.any(clusters == c) else np.zeros(codes.shape[1])
         for c in range(k)
     ]).astype(np.float32)
-    with np.load(snakemake.input.train) as data:
-        image_shape = tuple(data["image_shape"])
-    autoencoder = keras.saving.load_model(snakemake.input.model)
+    image_shape = tuple(load_split(snakemake.input.train)["image_shape"])
+    autoencoder = sae.load_model(snakemake.input.model)
     images = sae.decode(autoencoder, centres).reshape((k, *image_shape))
     save_npy(snakemake.output.images, images)
     log.info("decoded %d cluster centres", k)

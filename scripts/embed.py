@@ -9,12 +9,10 @@ from saepipe.data import load_split
 from saepipe.logs import logged_step
 
 with logged_step(snakemake.log[0]) as log:
-    import keras
-
     from saepipe import model as sae
 
     sae.seed_everything(0, threads=min(snakemake.threads, os.cpu_count() or 1))
-    autoencoder = keras.saving.load_model(snakemake.input.model)
+    autoencoder = sae.load_model(snakemake.input.model)
     mse = {}
     for split in ("train", "test"):
         data = load_split(snakemake.input[split])

@@ -10,18 +10,18 @@ import numpy as np
 import pandas as pd
 
 from saepipe.atomic import atomic_path, save_json
-from saepipe.data import load_split
+from saepipe.data import load_npy, load_split
 from saepipe.logs import logged_step
 from saepipe.metrics import cluster_scores, contingency, literature_scores
 
 with logged_step(snakemake.log[0]) as log:
     inputs, params = snakemake.input, snakemake.params
     labels = {split: load_split(inputs[split])["y"] for split in ("train", "test")}
-    clusters = {split: np.load(inputs[f"{split}_clusters"]) for split in ("train", "test")}
+    clusters = {split: load_npy(inputs[f"{split}_clusters"]) for split in ("train", "test")}
     scores = cluster_scores(labels["train"], clusters["train"], labels["test"], clusters["test"],
                             params.n_classes, params.n_clusters)
     scores["all"] = literature_scores(np.concatenate([labels["train"], labels["test"]]),
-                                      np.load(inputs.all_clusters), params.n_classes, params.n_clusters)
+                                      load_npy(inputs.all_clusters), params.n_classes, params.n_clusters)
     mse = json.loads(open(inputs.mse).read())
     tables = {split: contingency(labels[split], clusters[split], params.n_classes, params.n_clusters)
               for split in ("train", "test")}

@@ -6,6 +6,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from saepipe.atomic import save_npy
+from saepipe.data import load_npy
 from saepipe.logs import logged_step
 
 with logged_step(snakemake.log[0]) as log, threadpool_limits(snakemake.threads):
@@ -13,7 +14,7 @@ with logged_step(snakemake.log[0]) as log, threadpool_limits(snakemake.threads):
 
     settings, seed = snakemake.params.manifold, snakemake.params.seed
     options = {key: settings[key] for key in ("n_components", "n_neighbors", "min_dist", "metric")}
-    train, test = np.load(snakemake.input.train), np.load(snakemake.input.test)
+    train, test = load_npy(snakemake.input.train), load_npy(snakemake.input.test)
 
     start = time.perf_counter()
     log.info("UMAP 1/3: fitting %d train codes to %d dims (%d neighbours, min_dist %g)",

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from saepipe import figures
-from saepipe.data import load_split
+from saepipe.data import load_npy, load_npz, load_split
 from saepipe.logs import logged_step
 
 
@@ -17,13 +17,13 @@ def training_curves(inputs, params, output):
 
 
 def reconstructions(inputs, params, output):
-    with np.load(inputs.examples) as ex:
-        figures.plot_image_rows([ex["originals"], ex["reconstructions"]], ["original", "reconstructed"],
-                                tuple(ex["image_shape"]), output, title="Test images and their reconstructions")
+    ex = load_npz(inputs.examples)
+    figures.plot_image_rows([ex["originals"], ex["reconstructions"]], ["original", "reconstructed"],
+                            tuple(ex["image_shape"]), output, title="Test images and their reconstructions")
 
 
 def centroids(inputs, params, output):
-    images = np.load(inputs.images)
+    images = load_npy(inputs.images)
     mapping = json.loads(open(inputs.metrics).read())["majority_mapping"]
     titles = [f"c{c}\u2192{params.class_names[m] if m >= 0 else '-'}" for c, m in enumerate(mapping)]
     figures.plot_image_rows([images.reshape(len(images), -1)], ["decoded centre"], images.shape[1:], output,
@@ -39,7 +39,7 @@ def confusion_matrix(inputs, params, output):
 
 
 def embedding_map(inputs, params, output):
-    codes, clusters = np.load(inputs.codes), np.load(inputs.clusters)
+    codes, clusters = load_npy(inputs.codes), load_npy(inputs.clusters)
     labels = load_split(inputs.test)["y"]
     rng = np.random.default_rng(params.seed)
     sample = np.sort(rng.permutation(len(codes))[: params.n_points])
@@ -48,7 +48,7 @@ def embedding_map(inputs, params, output):
 
 
 def code_activations(inputs, params, output):
-    figures.plot_code_activations(np.load(inputs.codes), output)
+    figures.plot_code_activations(load_npy(inputs.codes), output)
 
 
 PLOTS = {f.__name__: f for f in

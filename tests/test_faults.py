@@ -87,3 +87,25 @@ def test_more_clusters_than_training_images_stops_the_run_before_any_job(tmp_pat
     assert not (tmp_path / "results" / "tiny" / "data").exists()
     write_config(tmp_path, tiny_config(files, [http_mirror], clustering={"n_clusters": 5}))
     assert "preprocess" in planned_rules(tmp_path)
+
+
+def test_a_cut_short_intermediate_file_is_one_clear_line_and_deleting_it_rebuilds_it(
+        tmp_path, tiny_mirror, http_mirror):
+    """As a file copied by hand or half-synced from another machine leaves it: newer than what
+    was made from it, so the next run feeds it to the steps after it."""
+    _, files = tiny_mirror
+    write_config(tmp_path, tiny_config(files, [http_mirror]))
+    snakemake(tmp_path, "--cores", "2", "--until", "cluster")
+    codes = the_model_dir(tmp_path) / "embeddings" / "train.npy"
+    codes.write_bytes(codes.read_bytes()[:100])
+    output = failed_run(tmp_path, "--until", "cluster")
+    relative = codes.relative_to(tmp_path)
+    line = (f"DamagedInput: {relative}: cut short or not a NumPy .npy file")
+    assert line in output and "delete it and run Snakemake again, which rebuilds it (rule embed)" in output
+    assert "Traceback" not in output
+    cluster_log = (tmp_path / "logs" / "tiny" / "default" / "seed0" / "cluster.log").read_text()
+    assert [l for l in cluster_log.splitlines() if "ERROR" in l] == [
+        l for l in cluster_log.splitlines() if line in l]
+    codes.unlink()
+    snakemake(tmp_path, "--cores", "2", "--until", "cluster")
+    assert (tmp_path / "results" / "tiny" / "default" / "seed0" / "clusters" / "train.npy").exists()

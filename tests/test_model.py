@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from saepipe import model as sae
+from saepipe.data import DamagedInput
 
 
 def small(**kwargs):
@@ -80,3 +81,10 @@ def test_a_nan_loss_stops_training_with_a_hint_at_the_learning_rate():
     with pytest.raises(FloatingPointError, match="learning rate"):
         sae.train_autoencoder(autoencoder, x, None, sae.make_optimizer("sgd", 1e12),
                               batch_size=16, epochs=3, patience=0)
+
+
+def test_a_foreign_model_file_names_the_file_and_the_step_that_rebuilds_it(tmp_path):
+    path = tmp_path / "autoencoder.keras"
+    path.write_bytes(b"PK\x03\x04 half a zip")
+    with pytest.raises(DamagedInput, match=r"autoencoder\.keras: cut short or not a Keras \.keras file .*\(rule train\)"):
+        sae.load_model(path)

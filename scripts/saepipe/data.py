@@ -1,10 +1,39 @@
-"""Turn raw image/label arrays into the arrays the model and clustering steps load."""
+"""Turn raw image/label arrays into the arrays the model and clustering steps load, and load
+them back with one clear error when a file is cut short or foreign."""
 
 from __future__ import annotations
 
 import os
+import zipfile
+from pathlib import Path
 
 import numpy as np
+
+from .logs import StepError
+
+# The step that writes each intermediate file, by the folder it sits in (or its name).
+WRITERS = {"data": "preprocess", "embeddings": "embed", "manifold": "manifold", "clusters": "cluster",
+           "autoencoder.keras": "train"}
+
+
+class DamagedInput(StepError):
+    """An intermediate file is cut short or is not what its name says (copied by hand,
+    half-synced from another machine): its message names the file and how to rebuild it."""
+
+
+def damaged(path: str | os.PathLike, kind: str, err: BaseException) -> DamagedInput:
+    path = Path(path)
+    writer = WRITERS.get(path.name) or WRITERS.get(path.parent.name)
+    cure = "delete it and run Snakemake again" + (f", which rebuilds it (rule {writer})" if writer else "")
+    return DamagedInput(f"{path}: cut short or not a {kind} file ({type(err).__name__}: {err}); {cure}")
+
+
+def load_npy(path: str | os.PathLike) -> np.ndarray:
+    """An array a step saved with numpy (.npy)."""
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, EOFError, OSError) as err:
+        raise damaged(path, "NumPy .npy", err) from None
 
 
 def scale_and_flatten(images: np.ndarray) -> np.ndarray:
@@ -20,7 +49,15 @@ def validation_mask(n: int, fraction: float, seed: int) -> np.ndarray:
     return mask
 
 
+def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Every array of a .npz archive a step saved."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {key: data[key] for key in data.files}
+    except (ValueError, EOFError, OSError, zipfile.BadZipFile) as err:
+        raise damaged(path, "NumPy .npz", err) from None
+
+
 def load_split(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Load a preprocessed split (`x`, `y`, and for train `is_validation`)."""
-    with np.load(path) as data:
-        return {key: data[key] for key in data.files}
+    """Load a preprocessed split (`x`, `y`, `image_shape`, and for train `is_validation`)."""
+    return load_npz(path)

@@ -12,6 +12,11 @@ from typing import Iterator
 log = logging.getLogger("saepipe")
 
 
+class StepError(Exception):
+    """An error whose message says all a user needs (the file, what is wrong, what to do): the
+    step logs it as one line and exits, with no traceback."""
+
+
 def _raise_on_sigterm(signum: int, frame: object) -> None:
     raise SystemExit(f"stopped by signal {signal.Signals(signum).name}")
 
@@ -37,6 +42,9 @@ def logged_step(log_path: str | os.PathLike) -> Iterator[logging.Logger]:
     signal.signal(signal.SIGTERM, _raise_on_sigterm)
     try:
         yield log
+    except StepError as err:
+        log.error("%s: %s", type(err).__name__, err)
+        raise SystemExit(1) from None
     except Exception as err:
         log.error("%s: %s", type(err).__name__, err)
         raise

@@ -11,6 +11,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from .data import damaged
+
 log = logging.getLogger(__name__)
 
 
@@ -92,6 +94,14 @@ def make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimize
     if name not in optimizers:
         raise ValueError(f"model.optimizer: unknown optimizer {name!r} (expected one of {sorted(optimizers)})")
     return optimizers[name](learning_rate=learning_rate)
+
+
+def load_model(path: str | os.PathLike) -> keras.Model:
+    """A trained autoencoder (.keras), with one clear error if the file is cut short or foreign."""
+    try:
+        return keras.saving.load_model(path)
+    except Exception as err:  # noqa: BLE001 - whatever Keras raises, the file is unusable
+        raise damaged(path, "Keras .keras", err) from None
 
 
 def encoder_of(autoencoder: keras.Model) -> keras.Model:
