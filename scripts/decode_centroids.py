@@ -10,8 +10,10 @@ from saepipe.atomic import save_npy
 from saepipe.data import load_npy, load_split
 from saepipe.logs import logged_step
 
-with logged_step(snakemake.log[0]) as log:
+with logged_step(snakemake.log[0], native_stderr_to_log=True) as log:
     from saepipe import model as sae
+
+    sae.log_devices()
 
     codes, clusters = load_npy(snakemake.input.codes), load_npy(snakemake.input.clusters)
     k = snakemake.params.n_clusters

@@ -8,8 +8,10 @@ from saepipe.atomic import save_json, save_npy, save_npz
 from saepipe.data import load_split
 from saepipe.logs import logged_step
 
-with logged_step(snakemake.log[0]) as log:
+with logged_step(snakemake.log[0], native_stderr_to_log=True) as log:
     from saepipe import model as sae
+
+    sae.log_devices()
 
     sae.seed_everything(0, threads=min(snakemake.threads, os.cpu_count() or 1))
     autoencoder = sae.load_model(snakemake.input.model)

@@ -5,12 +5,15 @@ import os
 import pandas as pd
 
 from saepipe.atomic import atomic_path, save_json
-from saepipe.checkpoint import discard, fingerprint
 from saepipe.data import load_split
 from saepipe.logs import logged_step
 
-with logged_step(snakemake.log[0]) as log:
+with logged_step(snakemake.log[0], native_stderr_to_log=True) as log:
+    # Imported here, where what TensorFlow prints as it starts goes to the log (see logged_step).
     from saepipe import model as sae
+    from saepipe.checkpoint import discard, fingerprint
+
+    sae.log_devices()
 
     cfg, seed = snakemake.params.model, snakemake.params.seed
     # A cluster node reports all its CPUs; use no more than the job was given.

@@ -228,3 +228,20 @@ def test_the_same_seed_gives_the_same_metrics_in_a_fresh_workdir(finished_run, t
     again = run_dir(tmp_path) / "metrics" / "metrics.json"
     assert again.read_bytes() == (run_dir(workdir) / "metrics" / "metrics.json").read_bytes()
     assert not (run_dir(tmp_path) / "figures").exists()
+
+
+def test_tensorflow_start_up_chatter_goes_to_the_step_logs_not_the_console(tmp_path, tiny_mirror, http_mirror):
+    """With TensorFlow's C++ logging at its most talkative, the console shows none of it (a user
+    reads 'E0000 ... failed call to cuInit' as an error); the step's log keeps it."""
+    _, files = tiny_mirror
+    write_config(tmp_path, tiny_config(files, [http_mirror]))
+    result = snakemake(tmp_path, "--cores", "2", "--until", "embed", env={"TF_CPP_MIN_LOG_LEVEL": "0"})
+    console = result.stdout + result.stderr
+    native = [line for line in console.splitlines()
+              if line[:1] in "IWEF" and line[1:5].isdigit() or "absl::InitializeLog" in line]
+    assert native == []
+    assert "INFO saepipe.model: TensorFlow " in console  # the step's own lines still reach it
+    for step in ("train", "embed"):
+        log = (the_model_dir(tmp_path, under="logs") / f"{step}.log").read_text()
+        assert "INFO saepipe.model: TensorFlow " in log
+        assert any(line[:1] in "IWE" and line[1:5].isdigit() for line in log.splitlines()), log[:2000]

@@ -6,6 +6,7 @@ import contextlib
 import logging
 import os
 import signal
+import io
 import sys
 from typing import Iterator
 
@@ -22,36 +23,65 @@ def _raise_on_sigterm(signum: int, frame: object) -> None:
 
 
 @contextlib.contextmanager
-def logged_step(log_path: str | os.PathLike) -> Iterator[logging.Logger]:
+def native_stderr_to(log_path: str | os.PathLike) -> Iterator[io.TextIOWrapper]:
+    """While the block runs, what the process writes to its stderr (file descriptor 2: the C++
+    core of TensorFlow writes there directly) is appended to `log_path`; yields a stream on the
+    real stderr, for what should still reach the console."""
+    sys.stderr.flush()
+    real = os.dup(2)
+    target = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    os.dup2(target, 2)
+    os.close(target)
+    console = os.fdopen(os.dup(real), "w", buffering=1)
+    try:
+        yield console
+    finally:
+        sys.stderr.flush()
+        console.close()
+        os.dup2(real, 2)
+        os.close(real)
+
+
+@contextlib.contextmanager
+def logged_step(log_path: str | os.PathLike, native_stderr_to_log: bool = False) -> Iterator[logging.Logger]:
     """Log to `log_path` (and stderr); an exception is written there as one clear line, then re-raised.
 
-    The step's stderr (TensorFlow's chatter included) is appended to the same file.
+    With `native_stderr_to_log` (the TensorFlow steps), what native code prints to stderr goes to
+    the log file only: TensorFlow's C++ core prints CUDA probing ('failed call to cuInit' on a
+    machine without a GPU), CPU instruction and oneDNN notes and graph warnings, and on a console
+    a user reads "E0000 ... error" and thinks the run broke, though nothing is wrong. The step's
+    own lines still reach the console.
     """
     os.makedirs(os.path.dirname(os.path.abspath(log_path)), exist_ok=True)
-    handler = logging.FileHandler(log_path, mode="w")
+    open(log_path, "w").close()
+    # Appending, so that its lines and TensorFlow's, written to the same file, never overwrite
+    # one another.
+    handler = logging.FileHandler(log_path, mode="a")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    console = logging.StreamHandler(sys.stderr)
-    console.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.setLevel(logging.INFO)
-    root.addHandler(handler)
-    root.addHandler(console)
-    logging.captureWarnings(True)
-    # SLURM (at a time limit) and `kill` send SIGTERM: turn it into an exception, so temporary
-    # files are removed on the way out as they are on an error or Ctrl-C.
-    signal.signal(signal.SIGTERM, _raise_on_sigterm)
-    try:
-        yield log
-    except StepError as err:
-        log.error("%s: %s", type(err).__name__, err)
-        raise SystemExit(1) from None
-    except Exception as err:
-        log.error("%s: %s", type(err).__name__, err)
-        raise
-    except (KeyboardInterrupt, SystemExit) as err:
-        log.error("interrupted (%s); a rerun resumes or restarts this step", err or "SIGINT")
-        raise
-    finally:
-        root.removeHandler(handler)
-        root.removeHandler(console)
-        handler.close()
+    with contextlib.ExitStack() as stack:
+        stream = stack.enter_context(native_stderr_to(log_path)) if native_stderr_to_log else sys.stderr
+        console = logging.StreamHandler(stream)
+        console.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        root = logging.getLogger()
+        root.setLevel(logging.INFO)
+        root.addHandler(handler)
+        root.addHandler(console)
+        logging.captureWarnings(True)
+        # SLURM (at a time limit) and `kill` send SIGTERM: turn it into an exception, so temporary
+        # files are removed on the way out as they are on an error or Ctrl-C.
+        signal.signal(signal.SIGTERM, _raise_on_sigterm)
+        try:
+            yield log
+        except StepError as err:
+            log.error("%s: %s", type(err).__name__, err)
+            raise SystemExit(1) from None
+        except Exception as err:
+            log.error("%s: %s", type(err).__name__, err)
+            raise
+        except (KeyboardInterrupt, SystemExit) as err:
+            log.error("interrupted (%s); a rerun resumes or restarts this step", err or "SIGINT")
+            raise
+        finally:
+            root.removeHandler(handler)
+            root.removeHandler(console)
+            handler.close()

@@ -112,6 +112,14 @@ def decoder_of(autoencoder: keras.Model) -> keras.Model:
     return autoencoder.get_layer("decoder")
 
 
+def log_devices() -> None:
+    """One log line saying where TensorFlow runs."""
+    import tensorflow as tf
+
+    gpus = [device.name for device in tf.config.list_physical_devices("GPU")]
+    log.info("TensorFlow %s on %s", tf.__version__, ", ".join(gpus) if gpus else "the CPU (no GPU found)")
+
+
 def seed_everything(seed: int, threads: int) -> None:
     """Same seed, same machine, same numbers: seeded RNGs, deterministic ops, fixed threads."""
     import tensorflow as tf
