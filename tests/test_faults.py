@@ -1,9 +1,14 @@
 """Bad input and faults in real runs: a clear error in the step's log, and no output left behind."""
 
 import gzip
+import os
+import subprocess
 
+import pandas as pd
+import pytest
 
 from conftest import model_dirs, place_raw_files, planned_rules, snakemake, the_model_dir, tiny_config, write_config
+from saepipe import checkpoint
 
 
 def failed_run(workdir, *targets):
@@ -109,3 +114,59 @@ def test_a_cut_short_intermediate_file_is_one_clear_line_and_deleting_it_rebuild
     codes.unlink()
     snakemake(tmp_path, "--cores", "2", "--until", "cluster")
     assert (tmp_path / "results" / "tiny" / "default" / "seed0" / "clusters" / "train.npy").exists()
+
+
+@pytest.fixture
+def small_disk():
+    """Mounts a tmpfs of a given size on a folder (a full disk, made to order), and can resize
+    it; unmounts everything at the end. Needs root: skipped without it, except under CI=true."""
+    mounted = []
+
+    def run(*command):
+        return subprocess.run(command, capture_output=True, text=True, timeout=30)
+
+    def mount(folder, size):
+        folder.mkdir(parents=True, exist_ok=True)
+        result = run("mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder))
+        if result.returncode != 0:
+            reason = f"cannot mount a tmpfs (root and mount(8) needed): {result.stderr.strip()}"
+            if os.environ.get("CI") == "true":
+                pytest.fail(reason)
+            pytest.skip(reason)
+        mounted.append(folder)
+
+    def resize(folder, size):
+        assert run("mount", "-o", f"remount,size={size}", str(folder)).returncode == 0
+
+    yield mount, resize
+    for folder in reversed(mounted):
+        run("umount", "-l", str(folder))
+
+
+def test_a_full_disk_stops_training_saying_so_keeps_only_whole_files_and_the_rerun_completes(
+        tmp_path, tiny_mirror, http_mirror, small_disk):
+    mount, resize = small_disk
+    _, files = tiny_mirror
+    write_config(tmp_path, tiny_config(files, [http_mirror], model={"epochs": 6}))
+    snakemake(tmp_path, "--cores", "2", "preprocess")
+    # Room for the first epoch's checkpoint (a model file of about 180 kB and its best weights),
+    # not for the next one beside it.
+    models = tmp_path / "results" / "tiny" / "models"
+    mount(models, "300k")
+    output = failed_run(tmp_path, "--until", "train")
+    model_dir = the_model_dir(tmp_path)
+    relative = model_dir.relative_to(tmp_path)
+    assert f"DiskFull: {relative}/checkpoint/" in output and "no space left on the device" in output
+    assert "Traceback" not in output
+    log = (the_model_dir(tmp_path, under="logs") / "train.log").read_text()
+    assert log.splitlines()[-1].split(" ERROR saepipe: ")[1].startswith(f"DiskFull: {relative}/checkpoint/")
+    # nothing half-written: no temporary file, no final output, only whole checkpoints
+    assert not [p.name for p in models.rglob("*") if p.name.startswith(".tmp-")]
+    assert not (model_dir / "autoencoder.keras").exists() and not (model_dir / "history.csv").exists()
+    for path in checkpoint.state_files(model_dir / "checkpoint"):
+        checkpoint.verify(model_dir / "checkpoint", checkpoint.read_state(path))
+
+    resize(models, "16m")  # space freed
+    snakemake(tmp_path, "--cores", "2", "--until", "train")
+    history = pd.read_csv(model_dir / "history.csv")
+    assert list(history["epoch"]) == list(range(1, 7))

@@ -6,6 +6,7 @@ A job that fails or is killed half-way then never leaves a truncated file under 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import uuid
@@ -13,6 +14,17 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
+
+from .logs import StepError
+
+
+class DiskFull(StepError):
+    """The file system holding an output is full (or the user's quota there is used up)."""
+
+
+def is_disk_full(err: BaseException) -> bool:
+    # h5py (Keras' weights files) reports it in its message, not in errno
+    return getattr(err, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or "No space left on device" in str(err)
 
 
 @contextlib.contextmanager
@@ -31,6 +43,14 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     try:
         yield tmp
         os.replace(tmp, final)
+    except (OSError, RuntimeError) as err:
+        if is_disk_full(err):
+            raise DiskFull(
+                f"{final}: no space left on the device holding {final.parent} (the disk is full, or "
+                "your quota there is used up); nothing half-written was kept: free space there and "
+                "run again, and the step starts over (training resumes after its last checkpoint)"
+            ) from None
+        raise
     finally:
         tmp.unlink(missing_ok=True)
 
