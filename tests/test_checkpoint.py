@@ -1,6 +1,7 @@
 import json
 import logging
 
+import keras
 import numpy as np
 import pytest
 
@@ -15,6 +16,8 @@ def data():
 
 def train(folder, epochs, fingerprint="a", patience=0):
     x, x_val = data()
+    # the same numbers whichever tests ran before in this process
+    keras.utils.set_random_seed(0)
     autoencoder, _, _ = sae.build_autoencoder(16, [8], 3)
     return sae.train_autoencoder(autoencoder, x, x_val, sae.make_optimizer("adam", 0.01), batch_size=16,
                                  epochs=epochs, patience=patience, checkpoint_dir=folder,
@@ -94,6 +97,8 @@ def test_a_damaged_checkpoint_is_discarded_and_the_one_before_resumed(tmp_path, 
     folder = tmp_path / "ckpt"
     _, first = train(folder, epochs=3)
     state = checkpoint.read_state(folder / "epoch3.json")
+    # epoch 3 was the best so far, so epoch 2's checkpoint names other best weights
+    assert state.best_file == "best-epoch3.weights.h5", state
     damaged = {
         "cut-short model": folder / state.model_file,
         "missing model": folder / state.model_file,
