@@ -44,6 +44,7 @@ with logged_step(snakemake.log[0], native_stderr_to_log=True) as log:
         patience=cfg["early_stopping_patience"],
         checkpoint_dir=snakemake.params.checkpoint_dir,
         fingerprint=fingerprint(settings, snakemake.input.train),
+        seed=seed,
     )
     with atomic_path(snakemake.output.history) as tmp:
         frame = pd.DataFrame(history)

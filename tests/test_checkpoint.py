@@ -10,7 +10,9 @@ from saepipe import model as sae
 
 
 def data():
-    x = np.random.default_rng(4).random((96, 16)).astype("float32")
+    # images that lie near a 3-D subspace: the loss falls steadily, so each epoch is the best so far
+    rng = np.random.default_rng(4)
+    x = (1 / (1 + np.exp(-rng.normal(size=(96, 3)) @ rng.normal(size=(3, 16))))).astype("float32")
     return x[:80], x[80:]
 
 
@@ -18,10 +20,11 @@ def train(folder, epochs, fingerprint="a", patience=0):
     x, x_val = data()
     # the same numbers whichever tests ran before in this process
     keras.utils.set_random_seed(0)
-    autoencoder, _, _ = sae.build_autoencoder(16, [8], 3)
+    # with input noise: a resume must also continue its random draws
+    autoencoder, _, _ = sae.build_autoencoder(16, [8], 3, input_noise=0.2)
     return sae.train_autoencoder(autoencoder, x, x_val, sae.make_optimizer("adam", 0.01), batch_size=16,
                                  epochs=epochs, patience=patience, checkpoint_dir=folder,
-                                 fingerprint=fingerprint)
+                                 fingerprint=fingerprint, seed=3)
 
 
 def newest_state(folder):
@@ -55,6 +58,27 @@ def test_a_restarted_run_resumes_after_the_last_checkpointed_epoch(tmp_path, cap
     assert "resuming from the checkpoint" in caplog.text and "after epoch 2" in caplog.text
     assert len(history["loss"]) == 5
     assert history["loss"][:2] == first["loss"]
+
+
+@pytest.mark.parametrize("interrupted_after", [1, 2, 4])
+@pytest.mark.parametrize("patience", [0, 2])
+def test_a_run_resumed_after_any_epoch_is_the_run_never_interrupted_byte_for_byte(tmp_path, interrupted_after,
+                                                                                  patience):
+    uninterrupted, expected = train(tmp_path / "whole", epochs=6, patience=patience)
+    train(tmp_path / "cut", epochs=interrupted_after, patience=patience)
+    resumed, history = train(tmp_path / "cut", epochs=6, patience=patience)
+    assert history == expected
+    for got, want in zip(resumed.get_weights(), uninterrupted.get_weights(), strict=True):
+        np.testing.assert_array_equal(got, want)
+    for got, want in zip(resumed.optimizer.variables, uninterrupted.optimizer.variables, strict=True):
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+def test_each_epoch_sees_the_images_in_an_order_drawn_from_the_seed_and_the_epoch():
+    orders = [sae.epoch_order(seed, epoch, 50) for seed, epoch in [(0, 0), (0, 1), (1, 0)]]
+    assert all(sorted(order) == list(range(50)) for order in orders)
+    assert len({tuple(order) for order in orders}) == 3
+    np.testing.assert_array_equal(sae.epoch_order(0, 1, 50), orders[1])
 
 
 def test_a_checkpoint_made_under_other_settings_is_discarded(tmp_path, caplog):

@@ -58,6 +58,8 @@ class TrainingState:
     best_file: str = ""
     # file name -> SHA-256 of the files this state names, recorded when they were written
     sha256: dict[str, str] = field(default_factory=dict)
+    # layer name -> state of its random generator after this epoch (see noise_states)
+    noise: dict[str, list[int]] = field(default_factory=dict)
 
 
 class DamagedCheckpoint(Exception):
@@ -117,6 +119,7 @@ def load(folder: Path, expected: str) -> tuple[keras.Model, TrainingState] | Non
                 return None
             verify(folder, state)
             model = load_model(folder / state.model_file)
+            restore_noise_states(model, state.noise)
         except DamagedCheckpoint as err:
             log.warning("discarding a damaged checkpoint: %s", err)
             path.unlink(missing_ok=True)
@@ -133,31 +136,53 @@ def discard(folder: str | os.PathLike) -> None:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-class Checkpointer(keras.callbacks.Callback):
+def noise_states(model: keras.Model) -> dict[str, list[int]]:
+    """The state of each random generator the model draws from while training (the input noise).
+
+    Keras does not save it with the model; without it a resumed run would draw other noise than
+    the run it continues.
+    """
+    return {layer.name: [int(v) for v in keras.ops.convert_to_numpy(layer.seed_generator.state)]
+            for layer in model._flatten_layers(include_self=False) if hasattr(layer, "seed_generator")}
+
+
+def restore_noise_states(model: keras.Model, states: dict[str, list[int]]) -> None:
+    for layer in model._flatten_layers(include_self=False):
+        if layer.name in states and hasattr(layer, "seed_generator"):
+            layer.seed_generator.state.assign(np.asarray(states[layer.name], dtype="int64"))
+
+
+class Checkpointer:
     """Early stopping that survives restarts, and (with a folder) a checkpoint after each epoch.
 
-    Stops when `monitor` has not improved for `patience` epochs (0: never); at the end of
-    training the best weights are restored.
+    Stops when `monitor` has not improved for `patience` epochs (0: never); `restore_best` puts
+    back the best weights at the end.
     """
 
-    def __init__(self, state: TrainingState, monitor: str, patience: int, folder: Path | None):
-        super().__init__()
+    def __init__(self, model: keras.Model, state: TrainingState, monitor: str, patience: int,
+                 folder: Path | None):
+        self.model = model
         self.state = state
         self.monitor = monitor
         self.patience = patience
         self.folder = folder
         self.best_weights: list[np.ndarray] | None = None
-
-    def on_train_begin(self, logs: dict | None = None) -> None:
         # A resumed state's best weights were verified with the rest of its checkpoint.
-        if self.folder is not None and self.state.best_file:
-            current = self.model.get_weights()
-            self.model.load_weights(self.folder / self.state.best_file)
-            self.best_weights = self.model.get_weights()
-            self.model.set_weights(current)
+        if folder is not None and state.best_file:
+            # load_weights also sets the optimizer's state to the best epoch's: put it all back.
+            everything = [*model.variables, *model.optimizer.variables]
+            current = [variable.numpy() for variable in everything]
+            model.load_weights(folder / state.best_file)
+            self.best_weights = model.get_weights()
+            for variable, value in zip(everything, current):
+                variable.assign(value)
 
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        logs = logs or {}
+    @property
+    def stopped(self) -> bool:
+        return bool(self.patience) and self.state.wait >= self.patience
+
+    def end_epoch(self, epoch: int, logs: dict[str, float]) -> None:
+        """Record a finished epoch (0-based) and checkpoint it."""
         state = self.state
         for key, value in logs.items():
             state.history.setdefault(key, []).append(float(value))
@@ -167,13 +192,12 @@ class Checkpointer(keras.callbacks.Callback):
             state.best, state.best_epoch, state.wait = current, epoch + 1, 0
             self.best_weights = self.model.get_weights()
             if self.folder is not None:
-                self.state.best_file = self._write(f"best-epoch{epoch + 1}.weights.h5", self.model.save_weights)
+                state.best_file = self._write(f"best-epoch{epoch + 1}.weights.h5", self.model.save_weights)
         else:
             state.wait += 1
-            if self.patience and state.wait >= self.patience:
+            if self.stopped:
                 log.info("early stopping: no better %s for %d epochs (best %.6f at epoch %d)",
                          self.monitor, state.wait, state.best, state.best_epoch)
-                self.model.stop_training = True
         if self.folder is not None:
             self._save()
 
@@ -187,28 +211,29 @@ class Checkpointer(keras.callbacks.Callback):
     def _save(self) -> None:
         # The model under its epoch's name first, then the state that names it: a kill between
         # the two leaves the previous state and its files, and that epoch is redone on resume.
-        epochs = self.state.epochs_done
-        self.state.model_file = self._write(f"model-epoch{epochs}.keras", self.model.save)
-        self.state.sha256 = {name: digest for name, digest in self.state.sha256.items()
-                             if name in (self.state.model_file, self.state.best_file)}
-        save_json(self.folder / f"epoch{epochs}.json", asdict(self.state))
+        state = self.state
+        state.model_file = self._write(f"model-epoch{state.epochs_done}.keras", self.model.save)
+        state.sha256 = {name: digest for name, digest in state.sha256.items()
+                        if name in (state.model_file, state.best_file)}
+        state.noise = noise_states(self.model)
+        save_json(self.folder / f"epoch{state.epochs_done}.json", asdict(state))
         self._prune()
 
     def _prune(self) -> None:
         """Keep the last KEEP states and the files they name."""
         kept = state_files(self.folder)[:KEEP]
-        needed = {path.name for path in kept}
-        for path in kept:
+        needed = {path.name for path in kept} | {self.state.model_file, self.state.best_file}
+        for path in kept[1:]:
             try:
-                state = read_state(path)
+                older = read_state(path)
             except DamagedCheckpoint:
                 continue
-            needed.update(filter(None, (state.model_file, state.best_file)))
+            needed.update((older.model_file, older.best_file))
         for path in self.folder.iterdir():
             if path.is_file() and path.name not in needed and not path.name.startswith(".tmp-"):
                 path.unlink()
 
-    def on_train_end(self, logs: dict | None = None) -> None:
+    def restore_best(self) -> None:
         if self.patience and self.best_weights is not None and self.state.best_epoch != self.state.epochs_done:
             log.info("restoring the weights of epoch %d (best %s %.6f)",
                      self.state.best_epoch, self.monitor, self.state.best)

@@ -134,28 +134,27 @@ def seed_everything(seed: int, threads: int) -> None:
         log.debug("TensorFlow thread pools already set; keeping them")
 
 
-class EpochLogger(keras.callbacks.Callback):
-    """Log one line per epoch, so a user tailing the log sees where training is."""
-
-    def __init__(self, epochs: int):
-        super().__init__()
-        self.epochs = epochs
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        values = " ".join(f"{k}={v:.6f}" for k, v in sorted((logs or {}).items()))
-        log.info("epoch %d/%d %s", epoch + 1, self.epochs, values)
+def epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
+    """The order of the training images in one epoch (0-based), drawn from the seed and the epoch
+    alone, so a run resumed after any epoch sees the same orders as the run never interrupted."""
+    return np.random.default_rng([seed, epoch]).permutation(n)
 
 
-class StopOnNaN(keras.callbacks.Callback):
-    """Stop with a clear message when the loss becomes NaN or infinite."""
+def batches(x: Any, order: np.ndarray, batch_size: int) -> Any:
+    """Input-and-target batches of `x` (a tensor) in `order`, gathered inside TensorFlow."""
+    import tensorflow as tf
 
-    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        loss = (logs or {}).get("loss")
-        if loss is not None and not np.isfinite(loss):
-            raise FloatingPointError(
-                f"training loss became {loss} at batch {batch}: the learning rate "
-                "(model.learning_rate) may be too high; no model was written"
-            )
+    indices = tf.data.Dataset.from_tensor_slices(order.astype("int64")).batch(batch_size)
+    images = indices.map(lambda idx: tf.gather(x, idx), num_parallel_calls=1)
+    return images.map(lambda batch: (batch, batch)).prefetch(2)
+
+
+def check_finite(loss: float, epoch: int) -> None:
+    if not np.isfinite(loss):
+        raise FloatingPointError(
+            f"training loss became {loss} in epoch {epoch + 1}: the learning rate "
+            "(model.learning_rate) may be too high; no model was written"
+        )
 
 
 def train_autoencoder(
@@ -168,13 +167,18 @@ def train_autoencoder(
     patience: int,
     checkpoint_dir: str | os.PathLike | None = None,
     fingerprint: str = "",
+    seed: int = 0,
 ) -> tuple[keras.Model, dict[str, list[float]]]:
     """Fit on reconstruction MSE (plus the sparsity penalty); early-stop on validation loss.
 
-    With `checkpoint_dir`, each epoch is checkpointed there and a checkpoint with the same
-    `fingerprint` is resumed from; the caller removes the folder once the final model is saved.
+    Each epoch sees the images in `epoch_order(seed, epoch)`. With `checkpoint_dir`, each epoch
+    is checkpointed there and a checkpoint with the same `fingerprint` is resumed from: the
+    resumed run gives the same weights, byte for byte, as the run never interrupted. The caller
+    removes the folder once the final model is saved.
     Returns the trained model (the resumed one, if any) and the history of all epochs.
     """
+    import tensorflow as tf
+
     from . import checkpoint
 
     folder = Path(checkpoint_dir) if checkpoint_dir is not None else None
@@ -185,27 +189,28 @@ def train_autoencoder(
         autoencoder.compile(optimizer=optimizer, loss="mse")
         state = checkpoint.TrainingState(fingerprint=fingerprint)
     has_val = x_val is not None and len(x_val) > 0
-    progress = checkpoint.Checkpointer(state, "val_loss" if has_val else "loss", patience, folder)
-    # A run that had already stopped early (or finished) fits no more epochs, but still passes
-    # through the callbacks, which restore the best weights.
-    stopped = patience and state.wait >= patience
-    try:
-        autoencoder.fit(
-            x_train,
-            x_train,
-            validation_data=(x_val, x_val) if has_val else None,
-            batch_size=batch_size,
-            epochs=state.epochs_done if stopped else epochs,
-            initial_epoch=state.epochs_done,
-            shuffle=True,
-            # The checkpoint is written before the epoch is logged: a logged epoch is never lost.
-            callbacks=[StopOnNaN(), progress, EpochLogger(epochs)],
-            verbose=0,
-        )
-    except FloatingPointError:
-        if folder is not None:
-            checkpoint.discard(folder)  # a diverged run is not worth resuming
-        raise
+    progress = checkpoint.Checkpointer(autoencoder, state, "val_loss" if has_val else "loss", patience, folder)
+    x = tf.convert_to_tensor(x_train)  # once: each epoch only gathers its batches from it
+    validation = tf.data.Dataset.from_tensor_slices((x_val, x_val)).batch(batch_size) if has_val else None
+    # A run that had already stopped early (or finished) fits no more epochs, but still restores
+    # the best weights.
+    epoch = state.epochs_done
+    while epoch < epochs and not progress.stopped:
+        fitted = autoencoder.fit(batches(x, epoch_order(seed, epoch, len(x_train)), batch_size),
+                                 validation_data=validation, initial_epoch=epoch, epochs=epoch + 1, shuffle=False,
+                                 verbose=0)
+        logs = {key: values[-1] for key, values in fitted.history.items()}
+        try:
+            check_finite(logs["loss"], epoch)
+        except FloatingPointError:
+            if folder is not None:
+                checkpoint.discard(folder)  # a diverged run is not worth resuming
+            raise
+        # The checkpoint is written before the epoch is logged: a logged epoch is never lost.
+        progress.end_epoch(epoch, logs)
+        log.info("epoch %d/%d %s", epoch + 1, epochs, " ".join(f"{k}={v:.6f}" for k, v in sorted(logs.items())))
+        epoch += 1
+    progress.restore_best()
     return autoencoder, state.history
 
 
