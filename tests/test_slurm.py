@@ -8,6 +8,7 @@ missing cluster is a failure.
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -16,7 +17,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import REPO, model_dirs, planned_rules, run_dir, snakemake, tiny_config, write_config
+from conftest import (REPO, model_dirs, planned_rules, run_dir, snakemake, the_model_dir, tiny_config,
+                      write_config)
 
 pytestmark = pytest.mark.slurm
 
@@ -42,23 +44,18 @@ def slurm_cluster():
     subprocess.run([str(SLURM_SH), "stop"], check=True, timeout=120)
 
 
-def through_slurm(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    """The workflow through the shipped profile, with the local cluster's two test-only needs: it
-    keeps no accounting (so job states come from squeue), and its node has few CPUs (no job, and
-    no group job, may ask for more)."""
+def profile_args(*args: str) -> list[str]:
+    """The shipped profile, with the local cluster's two test-only needs: it keeps no accounting
+    (so job states come from squeue), and its node has few CPUs (no job, and no group job, may
+    ask for more)."""
     cpus = str(os.cpu_count() or 1)
-    return snakemake(
-        workdir,
-        "--profile", str(PROFILE),
-        "--slurm-status-command", "squeue",
-        "--slurm-init-seconds-before-status-checks", "1",
-        "--max-threads", cpus,
-        "--cores", cpus,
-        *args,
-        check=check,
-        timeout=LIMIT_S,
-        kill_signal="KILL",
-    )
+    return ["--profile", str(PROFILE), "--slurm-status-command", "squeue",
+            "--slurm-init-seconds-before-status-checks", "1", "--max-threads", cpus, "--cores", cpus, *args]
+
+
+def through_slurm(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """The workflow through the shipped profile."""
+    return snakemake(workdir, *profile_args(*args), check=check, timeout=LIMIT_S, kill_signal="KILL")
 
 
 def submissions(output: str) -> dict[str, Path]:
@@ -193,3 +190,141 @@ def test_a_failing_job_reports_its_slurm_log_and_leaves_no_output(slurm_cluster,
     assert all(not list(folder.glob("*.keras")) for folder in model_dirs(tmp_path))
     assert not list((tmp_path / "results").rglob(".tmp-*"))
     assert not (run_dir(tmp_path) / "clusters").exists()
+
+
+# Preemption: a train job is stopped after at least FROZEN_AFTER of its epochs. Tiny epochs take a
+# tenth of a second or less, so the job is first frozen (SIGSTOP to its every process, as a node
+# that hangs): on any machine, SLURM's cancel or time limit then meets it mid-training.
+PREEMPTED_EPOCHS = 60
+FROZEN_AFTER = 10
+COMPARED = ["metrics/metrics.json", "clusters/train.npy", "clusters/test.npy", "clusters/all.npy"]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory, tiny_mirror):
+    """The preemption tests' config, run locally without interruption: what they must give."""
+    folder, files = tiny_mirror
+    workdir = tmp_path_factory.mktemp("uninterrupted")
+    # with input noise, so a resumed run must also continue its random draws
+    write_config(workdir, tiny_config(files, [str(folder)], model={"epochs": PREEMPTED_EPOCHS, "input_noise": 0.2}))
+    snakemake(workdir, "--cores", "2", timeout=LIMIT_S)
+    return workdir
+
+
+def start_through_slurm(workdir: Path, *args: str) -> tuple[subprocess.Popen, Path]:
+    """The workflow through the shipped profile, in the background; its console goes to a file."""
+    console = workdir / "console.txt"
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+               "--directory", str(workdir), "--configfile", str(workdir / "config.yaml"), *profile_args(*args)]
+    process = subprocess.Popen(command, stdout=open(console, "w"), stderr=subprocess.STDOUT,
+                               env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    return process, console
+
+
+def wait_for(condition, what: str, console: Path, timeout: float = LIMIT_S / 3):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if found := condition():
+            return found
+        time.sleep(0.2)
+    raise AssertionError(f"waited {timeout:.0f} s for {what}:\n{console.read_text()[-3000:]}")
+
+
+def finish(process: subprocess.Popen, console: Path) -> str:
+    try:
+        process.wait(timeout=LIMIT_S)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    output = console.read_text()
+    assert process.returncode == 0, output[-5000:]
+    return output
+
+
+def train_jobs(output: str) -> dict[str, Path]:
+    """SLURM job id -> log of every job that ran train (on its own or in its model's group)."""
+    return {job: log for job, log in submissions(output).items()
+            if any(part.startswith(("rule_train", "group_model-")) for part in log.parts)}
+
+
+def freeze(job: str) -> None:
+    """Stop every process of a running SLURM job where it is (SLURM still kills it)."""
+    listed = subprocess.run(["scontrol", "listpids", job], capture_output=True, text=True, check=True, timeout=30)
+    pids = [int(line.split()[0]) for line in listed.stdout.splitlines()[1:] if line.split()]
+    assert pids, listed
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGSTOP)
+        except ProcessLookupError:
+            pass
+
+
+def freeze_mid_training(console: Path, rule_folder: str) -> tuple[str, Path]:
+    """Wait for the first train job to log FROZEN_AFTER epochs; freeze it; its id and SLURM log."""
+    job, job_log = wait_for(lambda: next(iter(train_jobs(console.read_text()).items()), None),
+                            "the train job's submission", console)
+    assert rule_folder in str(job_log), job_log
+    wait_for(lambda: len(epochs_logged(job_log)) >= FROZEN_AFTER, f"{FROZEN_AFTER} epochs in {job_log}", console)
+    freeze(job)
+    return job, job_log
+
+
+def epochs_logged(log: Path) -> list[int]:
+    return [int(n) for n in re.findall(rf"epoch (\d+)/{PREEMPTED_EPOCHS}", log.read_text())] if log.exists() else []
+
+
+def assert_resumed_as_never_interrupted(workdir: Path, reference: Path, previous_job_log: Path) -> None:
+    """The last train job resumed after the last epoch the one before it finished (logged, or
+    checkpointed just before the kill); every epoch is in the history once; the results equal the
+    uninterrupted run's, byte for byte."""
+    train_log = the_model_dir(workdir, under="logs") / "train.log"
+    resumed_after = int(re.search(r"resuming from the checkpoint .* after epoch (\d+)", train_log.read_text())[1])
+    reached = max(epochs_logged(previous_job_log))
+    assert 0 < reached <= resumed_after <= reached + 1 < PREEMPTED_EPOCHS
+    history = the_model_dir(workdir) / "history.csv"
+    assert list(pd.read_csv(history)["epoch"]) == list(range(1, PREEMPTED_EPOCHS + 1))
+    assert history.read_bytes() == (the_model_dir(reference) / "history.csv").read_bytes()
+    codes = [the_model_dir(w) / "embeddings" / "test.npy" for w in (workdir, reference)]
+    assert codes[0].read_bytes() == codes[1].read_bytes()
+    for path in COMPARED:
+        assert (run_dir(workdir) / path).read_bytes() == (run_dir(reference) / path).read_bytes(), path
+    assert not (the_model_dir(workdir) / "checkpoint").exists()
+
+
+def test_a_train_job_cancelled_mid_training_is_resubmitted_and_resumes_to_the_same_bytes(
+        slurm_cluster, uninterrupted, tmp_path, tiny_mirror, capsys):
+    folder, files = tiny_mirror
+    write_config(tmp_path, tiny_config(files, [str(folder)], model={"epochs": PREEMPTED_EPOCHS, "input_noise": 0.2}))
+    process, console = start_through_slurm(tmp_path)
+    try:
+        job, job_log = freeze_mid_training(console, "group_model-")
+        # as an administrator does, or a preempting partition with PreemptMode=CANCEL
+        subprocess.run(["scancel", job], check=True, timeout=30)
+    finally:
+        output = finish(process, console)
+    assert job_state(job) == "CANCELLED"
+    assert len(train_jobs(output)) == 2, output[-3000:]  # the profile's retry
+    assert_resumed_as_never_interrupted(tmp_path, uninterrupted, job_log)
+    with capsys.disabled():
+        print(f"\nscancel after epoch {max(epochs_logged(job_log))}: resubmitted, resumed, same bytes")
+
+
+def test_a_train_job_at_its_time_limit_is_resubmitted_and_resumes_to_the_same_bytes(
+        slurm_cluster, uninterrupted, tmp_path, tiny_mirror, capsys):
+    folder, files = tiny_mirror
+    write_config(tmp_path, tiny_config(files, [str(folder)], model={"epochs": PREEMPTED_EPOCHS, "input_noise": 0.2}))
+    # One step a job (a group's time limit is the sum of its steps'), and train limited to SLURM's
+    # shortest limit, one minute, which the frozen first attempt meets; the retry resumes.
+    process, console = start_through_slurm(tmp_path, "--config", "group_jobs=false",
+                                           "--set-resources", "train:runtime=1")
+    try:
+        freeze_mid_training(console, "rule_train")
+    finally:
+        output = finish(process, console)
+    jobs = list(train_jobs(output).items())
+    states = [job_state(job) for job, _ in jobs]
+    assert states == ["TIMEOUT", "COMPLETED"], states
+    assert_resumed_as_never_interrupted(tmp_path, uninterrupted, jobs[-2][1])
+    with capsys.disabled():
+        print(f"\ntime limit: {len(jobs)} train jobs ({', '.join(states)}), first stopped after epoch "
+              f"{max(epochs_logged(jobs[0][1]))}, resumed, same bytes")
