@@ -1,4 +1,5 @@
-"""A run interrupted mid-training (as SLURM does at a time limit) resumes and completes."""
+"""A run interrupted mid-training (as SLURM does at a time limit) resumes and completes, with the
+bytes of the run never interrupted."""
 
 import os
 import re
@@ -44,8 +45,17 @@ def wait_for_epoch(workdir, epoch, timeout=120):
     raise AssertionError(f"training never reached epoch {epoch}:\n{(workdir / 'snakemake.err').read_text()[-3000:]}")
 
 
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory, tiny_mirror, http_mirror):
+    """The same config, trained and embedded without interruption."""
+    workdir = tmp_path_factory.mktemp("uninterrupted")
+    write_config(workdir, tiny_config(tiny_mirror[1], [http_mirror], model={"epochs": EPOCHS}))
+    snakemake(workdir, "--cores", "2", "--until", "embed")
+    return the_model_dir(workdir)
+
+
 @pytest.mark.parametrize("how", ["SIGINT", "SIGTERM", "SIGKILL"])
-def test_an_interrupted_training_resumes_and_completes(tmp_path, tiny_mirror, http_mirror, how):
+def test_an_interrupted_training_resumes_and_completes(tmp_path, tiny_mirror, http_mirror, uninterrupted, how):
     _, files = tiny_mirror
     write_config(tmp_path, tiny_config(files, [http_mirror], model={"epochs": EPOCHS}))
     process = start(tmp_path)
@@ -70,7 +80,7 @@ def test_an_interrupted_training_resumes_and_completes(tmp_path, tiny_mirror, ht
 
     if how == "SIGKILL":
         snakemake(tmp_path, "--unlock")
-    snakemake(tmp_path, "--cores", "2", "--rerun-incomplete", "--until", "train")
+    snakemake(tmp_path, "--cores", "2", "--rerun-incomplete", "--until", "embed")
     log = train_log(tmp_path).read_text()
     resumed_after = int(re.search(r"resuming from the checkpoint .* after epoch (\d+)", log).group(1))
     assert 5 <= resumed_after <= interrupted_at
@@ -78,6 +88,9 @@ def test_an_interrupted_training_resumes_and_completes(tmp_path, tiny_mirror, ht
     history = pd.read_csv(model_dir / "history.csv")
     assert list(history["epoch"]) == list(range(1, EPOCHS + 1))
     assert not (model_dir / "checkpoint").exists()
+    # the same epochs, the same weights: the same losses, and the same codes, byte for byte
+    for path in ["history.csv", "embeddings/train.npy", "embeddings/test.npy"]:
+        assert (model_dir / path).read_bytes() == (uninterrupted / path).read_bytes(), path
     snakemake(tmp_path, "--cores", "2", "--until", "embed")  # the model loads and encodes
 
 
@@ -100,7 +113,7 @@ def test_a_killed_training_with_its_newest_checkpoint_cut_short_resumes_from_the
     damaged_epoch = int(re.search(r"\d+", newest.name).group())
 
     snakemake(tmp_path, "--unlock")
-    snakemake(tmp_path, "--cores", "2", "--rerun-incomplete", "--until", "train")
+    snakemake(tmp_path, "--cores", "2", "--rerun-incomplete", "--until", "embed")
     log = train_log(tmp_path).read_text()
     assert f"discarding a damaged checkpoint: {newest.relative_to(tmp_path)}: damaged" in log
     assert f"after epoch {damaged_epoch - 1}" in log and "Traceback" not in log
