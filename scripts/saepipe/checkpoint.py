@@ -7,6 +7,10 @@ resumed whole: each epoch's state file (epoch<k>.json) records the SHA-256 of th
 (model-epoch<k>.keras, best-epoch<j>.weights.h5); a missing, cut-short or unreadable piece, as a
 crashed node, a full disk or a partial copy leaves it, is discarded with one log line, and
 training falls back to the checkpoint before (the last two are kept) or starts afresh.
+
+A resume is exact: with the optimizer's state (in the model file) the state records the input
+noise generator's, which Keras does not save; the order of the images is drawn from the seed and
+the epoch (model.epoch_order).
 """
 
 from __future__ import annotations

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import os
 import signal
-import io
 import sys
 from typing import Iterator
 
