@@ -6,7 +6,10 @@ Prints, from the workflow's own summary.csv and `benchmark:` files: per experime
 metrics of both protocols and the wall time of each step (a run's time is the sum of its steps,
 training included); mean and std per experiment; peak memory per rule; the whole run; a rerun with
 nothing changed; and, when a KMeans experiment ran, reruns after a changed KMeans setting (to
-fresh metrics, and to every output) as a share of the whole run.
+fresh metrics, and to every output) as a share of the whole run. Then, measured in the same run
+once the workflow is done: the machine's fp32 matmul rate through TensorFlow with a train job's
+threads, and each training's rate (6 FLOPs per weight per image: forward and backward) against it,
+per epoch (the median epoch) and over the whole train job (start-up and saving included).
 
     python bench/benchmark.py                                  # default, seeds 0 1 2
     python bench/benchmark.py --experiments n2d default --seeds 0 1 2 --cores 2
@@ -17,6 +20,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -27,6 +33,7 @@ import pandas as pd
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+TRAIN_THREADS = 4  # rules/train.smk; a job gets no more than --cores
 METRICS = [("test_accuracy_majority", "test acc (majority)"), ("test_accuracy_hungarian", "test acc (Hungarian)"),
            ("train_accuracy_majority", "train acc (majority)"), ("test_nmi", "test NMI"),
            ("all_accuracy_hungarian", "all 70k: Hungarian acc"), ("all_nmi", "all 70k: NMI"),
@@ -69,6 +76,67 @@ def peak_memory(workdir: Path, dataset: str) -> pd.DataFrame:
     return pd.DataFrame(rows).groupby("rule").max().sort_values("s", ascending=False)
 
 
+MATMUL = """
+import sys, time
+import tensorflow as tf
+threads, n, repeats = map(int, sys.argv[1:])
+tf.config.threading.set_intra_op_parallelism_threads(threads)
+tf.config.threading.set_inter_op_parallelism_threads(1)
+a, b = tf.random.uniform((n, n)), tf.random.uniform((n, n))
+best = float("inf")
+for _ in range(repeats):
+    started = time.perf_counter()
+    tf.linalg.matmul(a, b).numpy()
+    best = min(best, time.perf_counter() - started)
+print(2 * n**3 / best / 1e9)
+"""
+
+
+def matmul_peak(threads: int, n: int = 2048, repeats: int = 30) -> float:
+    """The machine's fp32 matmul rate through TensorFlow, GFLOP/s: the best of `repeats`, in a
+    fresh process with `threads` threads, as a train job has."""
+    result = subprocess.run([sys.executable, "-c", MATMUL, str(threads), str(n), str(repeats)],
+                            capture_output=True, text=True, check=True,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    return float(result.stdout.split()[-1])
+
+
+def autoencoder_weights(model: dict, input_dim: int) -> int:
+    """The autoencoder's weights (kernels; biases are a rounding error): encoder and mirror."""
+    sizes = [input_dim, *model["hidden_units"], model["embedding_dim"]]
+    encoder = sum(a * b for a, b in zip(sizes, sizes[1:]))
+    return 2 * encoder
+
+
+LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) INFO saepipe\.model: epoch \d+/", re.M)
+
+
+def training_rates(workdir: Path, dataset: str, input_dim: int = 784) -> pd.DataFrame:
+    """Per trained model: its weights, images an epoch, median epoch seconds, and GFLOP/s per
+    epoch and over the whole train job."""
+    rows = []
+    for settings_path in sorted((workdir / "results" / dataset / "models").glob("*/seed*/settings.json")):
+        folder = settings_path.parent
+        relative = folder.relative_to(workdir / "results" / dataset)
+        log = (workdir / "logs" / dataset / relative / "train.log").read_text()
+        stamps = [pd.Timestamp(t.replace(",", ".")) for t in LOG_TIME.findall(log)]
+        epoch_s = statistics.median((b - a).total_seconds() for a, b in zip(stamps, stamps[1:]))
+        images = int(re.search(r"training on (\d+) images", log)[1])
+        job_s = float(pd.read_csv(workdir / "benchmarks" / dataset / relative / "train.tsv", sep="\t")["s"].iloc[-1])
+        flops = 6 * autoencoder_weights(json.loads(settings_path.read_text())["model"], input_dim) * images
+        rows.append({"model": str(relative), "weights": flops // (6 * images), "images": images,
+                     "epochs": len(stamps), "epoch_s": epoch_s, "epoch_gflops": flops / epoch_s / 1e9,
+                     "job_s": job_s, "job_gflops": flops * len(stamps) / job_s / 1e9})
+    return pd.DataFrame(rows)
+
+
+def print_rates(rates: pd.DataFrame, peak: float, threads: int) -> None:
+    print(f"\nfp32 matmul through TensorFlow (2048 x 2048, {threads} threads): {peak:.0f} GFLOP/s")
+    print("Training rate (6 FLOPs per weight per image) and its share of that peak")
+    shares = rates.assign(epoch_share=rates["epoch_gflops"] / peak, job_share=rates["job_gflops"] / peak)
+    print(shares.to_string(index=False, float_format=lambda v: f"{v:.3f}" if v < 1 else f"{v:.1f}"))
+
+
 def print_report(summary: pd.DataFrame, memory: pd.DataFrame, timings: dict) -> None:
     steps = [c for c in summary.columns if c.startswith("seconds_")]
     print("\nPer experiment and seed (seconds per step from the benchmark: files)")
@@ -108,6 +176,10 @@ def main() -> None:
     print(f"running {', '.join(args.experiments)} x seeds {args.seeds} in {workdir} ...", flush=True)
 
     timings = {"whole run s": snakemake(workdir, args.cores)}
+    # measured now, with the machine to itself, as the train jobs had it
+    threads = min(args.cores, TRAIN_THREADS)
+    peak = matmul_peak(threads)
+    rates = training_rates(workdir, dataset)
     timings["report s"] = snakemake(workdir, args.cores, "--report", str(workdir / "report.html"))
     timings["no-change rerun s"] = snakemake(workdir, args.cores)
     summary = pd.read_csv(workdir / "results" / dataset / "summary.csv")
@@ -123,8 +195,11 @@ def main() -> None:
     if not args.keep:
         subprocess.run(["rm", "-rf", str(workdir)], check=True)
     print_report(summary, memory, timings)
+    print_rates(rates, peak, threads)
     if args.json:
-        args.json.write_text(json.dumps({"runs": summary.to_dict("records"), "timings": timings}, indent=2) + "\n")
+        args.json.write_text(json.dumps({"runs": summary.to_dict("records"), "timings": timings,
+                                         "matmul_gflops": peak, "training": rates.to_dict("records")},
+                                        indent=2) + "\n")
 
 
 if __name__ == "__main__":
