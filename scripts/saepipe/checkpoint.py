@@ -147,13 +147,21 @@ def noise_states(model: keras.Model) -> dict[str, list[int]]:
     the run it continues.
     """
     return {layer.name: [int(v) for v in keras.ops.convert_to_numpy(layer.seed_generator.state)]
-            for layer in model._flatten_layers(include_self=False) if hasattr(layer, "seed_generator")}
+            for layer in all_layers(model) if hasattr(layer, "seed_generator")}
 
 
 def restore_noise_states(model: keras.Model, states: dict[str, list[int]]) -> None:
-    for layer in model._flatten_layers(include_self=False):
+    for layer in all_layers(model):
         if layer.name in states and hasattr(layer, "seed_generator"):
             layer.seed_generator.state.assign(np.asarray(states[layer.name], dtype="int64"))
+
+
+def all_layers(model: keras.Model):
+    """Every layer of the model, those of its sub-models (the encoder, the decoder) included."""
+    for layer in model.layers:
+        yield layer
+        if isinstance(layer, keras.Model):
+            yield from all_layers(layer)
 
 
 class Checkpointer:
