@@ -23,5 +23,7 @@ rule manifold:
     params:
         manifold=lambda wildcards: canonical(experiment(wildcards)["manifold"]),
         seed=lambda wildcards: int(wildcards.seed),
+        # Compiled once, loaded by every later job (on a cluster, from any node).
+        compile_cache=".snakemake/numba-cache",
     script:
         "../scripts/manifold.py"

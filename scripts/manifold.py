@@ -10,8 +10,10 @@ from saepipe.data import load_npy
 from saepipe.logs import logged_step
 
 with logged_step(snakemake.log[0]) as log, threadpool_limits(snakemake.threads):
-    from saepipe.manifold import fit_umap
+    from saepipe.manifold import cache_compiled_code, fit_umap
 
+    log.info("numba's compiled code for UMAP cached in %s (%d functions)", snakemake.params.compile_cache,
+             cache_compiled_code(snakemake.params.compile_cache))
     settings, seed = snakemake.params.manifold, snakemake.params.seed
     options = {key: settings[key] for key in ("n_components", "n_neighbors", "min_dist", "metric")}
     train, test = load_npy(snakemake.input.train), load_npy(snakemake.input.test)
