@@ -21,6 +21,7 @@ DISTRIBUTIONS = {
     "tensorflow": "tensorflow",
     "threadpoolctl": "threadpoolctl",
     "umap": "umap-learn",
+    "numba": "numba",
 }
 STDLIB = set(sys.stdlib_module_names)
 
