@@ -123,8 +123,9 @@ def training_rates(workdir: Path, dataset: str, input_dim: int = 784) -> pd.Data
         epoch_s = statistics.median((b - a).total_seconds() for a, b in zip(stamps, stamps[1:]))
         images = int(re.search(r"training on (\d+) images", log)[1])
         job_s = float(pd.read_csv(workdir / "benchmarks" / dataset / relative / "train.tsv", sep="\t")["s"].iloc[-1])
-        flops = 6 * autoencoder_weights(json.loads(settings_path.read_text())["model"], input_dim) * images
-        rows.append({"model": str(relative), "weights": flops // (6 * images), "images": images,
+        weights = autoencoder_weights(json.loads(settings_path.read_text())["model"], input_dim)
+        flops = 6 * weights * images  # one epoch's
+        rows.append({"model": str(relative), "weights": weights, "images": images,
                      "epochs": len(stamps), "epoch_s": epoch_s, "epoch_gflops": flops / epoch_s / 1e9,
                      "job_s": job_s, "job_gflops": flops * len(stamps) / job_s / 1e9})
     return pd.DataFrame(rows)
