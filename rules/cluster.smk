@@ -8,6 +8,9 @@ rule cluster:
         # Fitted on train and test together: the literature's protocol.
         all=results(RUN, "clusters", "all.npy"),
         centroids=results(RUN, "clusters", "centroids.npy"),
+        # How surely each point belongs to its cluster, for a refine step's selection.
+        train_confidence=results(RUN, "clusters", "train_confidence.npy"),
+        all_confidence=results(RUN, "clusters", "all_confidence.npy"),
     log:
         log_file(RUN, "cluster"),
     benchmark:
@@ -31,7 +34,7 @@ rule decode_centroids:
     input:
         model=model_path("autoencoder.keras"),
         codes=model_path("embeddings", "train.npy"),
-        clusters=results(RUN, "clusters", "train.npy"),
+        clusters=assignments_path("train"),
         train=results("data", "train.npz"),
         code=library("atomic", "data", "model"),
     output:

@@ -3,7 +3,9 @@
 # Layout under results/<dataset>/: raw/ and data/ are shared by every experiment;
 # models/<model id>/seed<seed>/ holds a trained model and its codes, shared by every experiment
 # with the same model settings; <experiment>/seed<seed>/ holds what one experiment adds
-# (manifold, clusters, metrics, figures); summary.csv and comparison.png compare them all.
+# (manifold, clusters, refined clusters, metrics, figures); summary.csv and comparison.png
+# compare them all. An experiment that refines another's clustering has no manifold or clusters
+# of its own (see clustering_source).
 #
 # Each rule's resources are what a cluster scheduler is asked for: mem_mb about twice the peak
 # RSS that bench/benchmark.py measured on real MNIST (train 1.8 GB, embed 1.5 GB, manifold 1.3 GB,
@@ -32,7 +34,7 @@ SCHEMA = WORKFLOW_DIR / "schemas" / "config.schema.yaml"
 SCHEMA_RULES = yaml.safe_load(SCHEMA.read_text())
 RAW_KEYS = ("train_images", "train_labels", "test_images", "test_labels")
 # The parts of the config an experiment may override.
-EXPERIMENT_KEYS = ("seeds", "model", "manifold", "clustering")
+EXPERIMENT_KEYS = ("seeds", "model", "manifold", "clustering", "refine")
 # Folder names under results/<dataset>/ that an experiment's own folder must not take.
 RESERVED_NAMES = ("raw", "data", "models")
 FIGURES = (
@@ -180,6 +182,63 @@ def uses_umap(name):
     return EXPERIMENTS[name]["manifold"]["method"] == "umap"
 
 
+def refines(name):
+    return EXPERIMENTS[name]["refine"]["method"] != "none"
+
+
+def clustering_source(name):
+    """The experiment whose clustering `name` uses: a refining experiment refines the clusters
+    of the first experiment with the same model, manifold and clustering settings that does not
+    refine (n2d-self those of n2d: no second UMAP, no second clustering), or else its own.
+    """
+    if refines(name):
+        for other, settings in EXPERIMENTS.items():
+            if not refines(other) and all(
+                settings[key] == EXPERIMENTS[name][key]
+                for key in ("model", "manifold", "clustering")
+            ):
+                return other
+    return name
+
+
+def clusters_path(split, kind="clusters"):
+    """An input function: the clustering's `split` assignments (kind "clusters"), or their
+    confidence (kind "confidence"), from the run of the clustering's source experiment.
+    """
+
+    def path(wildcards):
+        source = clustering_source(wildcards.experiment)
+        name = f"{split}.npy" if kind == "clusters" else f"{split}_confidence.npy"
+        return run_path(source, wildcards.seed, "clusters", name)
+
+    return path
+
+
+def assignments_path(split):
+    """An input function: the run's final assignments of `split`, refined or not."""
+
+    def path(wildcards):
+        if refines(wildcards.experiment):
+            return run_path(
+                wildcards.experiment, wildcards.seed, "refined", f"{split}.npy"
+            )
+        return run_path(
+            wildcards.experiment, wildcards.seed, "clusters", f"{split}.npy"
+        )
+
+    return path
+
+
+def before_refinement(wildcards):
+    """evaluate's inputs of the clustering before refinement: none for a run that does not refine."""
+    if not refines(wildcards.experiment):
+        return {}
+    return {
+        f"before_{split}": clusters_path(split)(wildcards)
+        for split in ("train", "test", "all")
+    }
+
+
 def cluster_inputs(wildcards):
     """What the clustering is fitted on: the UMAP embedding, or else the codes themselves."""
     if uses_umap(wildcards.experiment):
@@ -208,7 +267,8 @@ def run_path(name, seed, *parts):
 
 
 def figure_files(name, seed):
-    return [run_path(name, seed, "figures", f"{figure}.png") for figure in FIGURES]
+    figures = FIGURES + (("refinement",) if refines(name) else ())
+    return [run_path(name, seed, "figures", f"{figure}.png") for figure in figures]
 
 
 def run_report(path, name):
@@ -247,9 +307,12 @@ def summary_rows():
     for name, seed in runs():
         model = MODEL.format(model=model_of(name), seed=seed)
         run = RUN.format(experiment=name, seed=seed)
-        steps = {"train": model, "embed": model, "cluster": run, "evaluate": run}
+        source = RUN.format(experiment=clustering_source(name), seed=seed)
+        steps = {"train": model, "embed": model, "cluster": source, "evaluate": run}
         if uses_umap(name):
-            steps["manifold"] = run
+            steps["manifold"] = source
+        if refines(name):
+            steps["refine"] = run
         rows.append(
             {
                 "experiment": name,

@@ -1,10 +1,11 @@
 rule evaluate:
     input:
+        unpack(before_refinement),
         train=results("data", "train.npz"),
         test=results("data", "test.npz"),
-        train_clusters=results(RUN, "clusters", "train.npy"),
-        test_clusters=results(RUN, "clusters", "test.npy"),
-        all_clusters=results(RUN, "clusters", "all.npy"),
+        train_clusters=assignments_path("train"),
+        test_clusters=assignments_path("test"),
+        all_clusters=assignments_path("all"),
         mse=model_path("embeddings", "reconstruction_mse.json"),
         code=library("atomic", "data", "metrics"),
     output:

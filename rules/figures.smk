@@ -97,7 +97,7 @@ rule plot_confusion_matrix:
 rule plot_embedding_map:
     input:
         codes=model_path("embeddings", "test.npy"),
-        clusters=results(RUN, "clusters", "test.npy"),
+        clusters=assignments_path("test"),
         test=results("data", "test.npz"),
         code=library("atomic", "data", "figures"),
     output:
@@ -138,5 +138,30 @@ rule plot_code_activations:
     resources:
         mem_mb=1000,
         runtime=5,
+    script:
+        "../scripts/plot.py"
+
+
+rule plot_refinement:
+    input:
+        train=results("data", "train.npz"),
+        before=clusters_path("train"),
+        after=results(RUN, "refined", "train.npy"),
+        confident=results(RUN, "refined", "confident.npz"),
+        code=library("atomic", "data", "figures"),
+    output:
+        run_report(results(RUN, "figures", "refinement.png"), "refinement"),
+    log:
+        log_file(RUN, "plot_refinement"),
+    group:
+        job_group(RUN_GROUP)
+    conda:
+        "../envs/plot.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        n_clusters=lambda wildcards: experiment(wildcards)["clustering"]["n_clusters"],
+        seed=lambda wildcards: int(wildcards.seed),
     script:
         "../scripts/plot.py"

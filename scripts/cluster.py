@@ -5,7 +5,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from saepipe.atomic import save_npy
-from saepipe.cluster import centres, describe, fit_clusters, normalize_rows
+from saepipe.cluster import centres, confidence, describe, fit_clusters, normalize_rows
 from saepipe.data import load_npy
 from saepipe.logs import logged_step
 
@@ -27,9 +27,11 @@ with logged_step(snakemake.log[0]) as log, threadpool_limits(snakemake.threads):
     model = fit(points["train"])
     log.info("train fit: %s", describe(model))
     save_npy(snakemake.output.train, model.predict(points["train"]).astype(np.int64))
+    save_npy(snakemake.output.train_confidence, confidence(model, points["train"]))
     save_npy(snakemake.output.test, model.predict(points["test"]).astype(np.int64))
     save_npy(snakemake.output.centroids, centres(model))
     log.info("%s: fitting on all %d points (the literature's protocol)", settings["method"], len(points["all"]))
     everything = fit(points["all"])
     log.info("all fit: %s", describe(everything))
     save_npy(snakemake.output.all, everything.predict(points["all"]).astype(np.int64))
+    save_npy(snakemake.output.all_confidence, confidence(everything, points["all"]))

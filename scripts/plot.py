@@ -51,8 +51,15 @@ def code_activations(inputs, params, output):
     figures.plot_code_activations(load_npy(inputs.codes), output)
 
 
+def refinement(inputs, params, output):
+    train = load_split(inputs.train)
+    images = train["x"].reshape(-1, *(int(v) for v in train["image_shape"]))
+    figures.plot_refinement(images, load_npy(inputs.before), load_npy(inputs.after),
+                            load_npz(inputs.confident)["train"], params.n_clusters, output, seed=params.seed)
+
+
 PLOTS = {f.__name__: f for f in
-         (training_curves, reconstructions, centroids, confusion_matrix, embedding_map, code_activations)}
+         (training_curves, reconstructions, centroids, confusion_matrix, embedding_map, code_activations, refinement)}
 
 with logged_step(snakemake.log[0]) as log:
     # The figure is named by its file (<figure>.png), not by the rule, whose name a workflow that

@@ -10,12 +10,21 @@ def test_the_shipped_config_is_valid_and_plans_every_experiment_and_seed(tmp_pat
     shipped = yaml.safe_load((REPO / "config.yaml").read_text())
     (tmp_path / "config.yaml").write_text((REPO / "config.yaml").read_text())
     planned = planned_rules(tmp_path)
-    runs = len(shipped["run"]) * len(shipped["seeds"])
-    with_umap = [name for name in shipped["run"]
+    seeds = len(shipped["seeds"])
+    runs = len(shipped["run"]) * seeds
+    refining = [name for name in shipped["run"]
+                if shipped["experiments"][name].get("refine", {}).get("method") == "selflabel"]
+    # each refining experiment refines another's clustering (n2d-self: n2d's), so it trains,
+    # embeds, maps and clusters nothing of its own
+    assert refining == ["n2d-self"]
+    own = [name for name in shipped["run"] if name not in refining]
+    with_umap = [name for name in own
                  if shipped["experiments"][name].get("manifold", {}).get("method") == "umap"]
-    assert planned["train"] == planned["embed"] == runs  # the shipped experiments share no model
-    assert planned["cluster"] == planned["evaluate"] == runs
-    assert planned["manifold"] == len(with_umap) * len(shipped["seeds"])
+    assert planned["train"] == planned["embed"] == len(own) * seeds  # the others share no model
+    assert planned["cluster"] == len(own) * seeds
+    assert planned["evaluate"] == runs
+    assert planned["refine"] == len(refining) * seeds
+    assert planned["manifold"] == len(with_umap) * seeds
     # figures for each experiment's first seed
     assert planned["plot_embedding_map"] == planned["decode_centroids"] == len(shipped["run"])
     for rule in ("download", "preprocess", "summary", "plot_comparison", "all"):
@@ -32,6 +41,8 @@ def test_the_shipped_config_is_valid_and_plans_every_experiment_and_seed(tmp_pat
         ("model", {"sparsity": {"kind": "l3"}}, "kind", "is not one of"),
         ("model", {"sparsity": {"weight": -0.1}}, "weight", "minimum"),
         ("figures", {"map_method": "umap"}, "map_method", "is not one of"),
+        ("refine", {"method": "dec"}, "method", "is not one of"),
+        ("refine", {"confident_share": 0}, "confident_share", "less than or equal to the minimum"),
     ],
 )
 def test_a_bad_value_stops_the_run_before_any_job_and_names_the_key(
@@ -57,6 +68,7 @@ def test_defaults_fill_in_keys_left_out(tiny_mirror):
     assert config["clustering"] == {"method": "kmeans", "covariance_type": "full", "n_clusters": 10,
                                     "n_init": 20, "max_iter": 300, "normalize": True}
     assert config["manifold"]["method"] == "none"
+    assert config["refine"]["method"] == "none" and config["refine"]["augment"]["shift"] == 0.1
     assert config["experiments"] == {"default": {}} and config["seeds"] == [0]
     assert config["model"]["epochs"] == 3
     assert config["model"]["sparsity"]["kind"] == "l1"

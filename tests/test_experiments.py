@@ -16,6 +16,9 @@ EXPERIMENTS = {
         "clustering": {"method": "gmm", "normalize": False, "n_init": 2},
     },
 }
+# umap's clustering refined by self-labelling: it reuses umap's UMAP and clusters.
+EXPERIMENTS["self"] = {**EXPERIMENTS["umap"], "refine": {"method": "selflabel", "epochs": 3, "batch_size": 32}}
+CLUSTERED = ["ae", "umap"]  # the experiments with a clustering of their own
 SEEDS = [0, 1]
 
 
@@ -32,7 +35,8 @@ def grid(tmp_path_factory, tiny_mirror, http_mirror):
 def test_experiments_with_the_same_model_settings_train_one_model_per_seed(grid):
     workdir, planned = grid
     assert planned["train"] == planned["embed"] == len(SEEDS)
-    assert planned["cluster"] == planned["evaluate"] == len(EXPERIMENTS) * len(SEEDS)
+    assert planned["evaluate"] == len(EXPERIMENTS) * len(SEEDS)
+    assert planned["cluster"] == len(CLUSTERED) * len(SEEDS)
     assert planned["manifold"] == len(SEEDS)
     assert all(len(model_dirs(workdir, seed)) == 1 for seed in SEEDS)
 
@@ -49,6 +53,22 @@ def test_the_manifold_step_embeds_train_test_and_all(grid):
     assert "Gaussian mixture" in cluster_log
 
 
+def test_a_refining_experiment_reuses_the_clustering_it_refines(grid):
+    workdir, planned = grid
+    assert planned["refine"] == len(SEEDS)
+    assert not (run_dir(workdir, "self", 0) / "manifold").exists()
+    assert not (run_dir(workdir, "self", 0) / "clusters" / "train.npy").exists()
+    log = (workdir / "logs" / "tiny" / "self" / "seed0" / "refine.log").read_text()
+    assert "classifier epoch 1/3" in log and "train: the refinement changed" in log
+    metrics = json.loads((run_dir(workdir, "self", 0) / "metrics" / "metrics.json").read_text())
+    before = json.loads((run_dir(workdir, "umap", 0) / "metrics" / "metrics.json").read_text())
+    # the scores before refinement are umap's own; the refined ones are scored on refined/
+    for split in ("train", "test", "all"):
+        assert metrics["before"][split]["accuracy_hungarian"] == before[split]["accuracy_hungarian"]
+    refined = np.load(run_dir(workdir, "self", 0) / "refined" / "all.npy")
+    assert refined.shape == (400,) and refined.dtype == np.int64
+
+
 def test_each_seed_trains_its_own_model(grid):
     workdir, _ = grid
     codes = [np.load(model_dirs(workdir, seed)[0] / "embeddings" / "test.npy") for seed in SEEDS]
@@ -63,7 +83,11 @@ def test_the_summary_has_a_row_per_experiment_and_seed(grid):
     assert summary.groupby("seed")["model"].nunique().tolist() == [1, 1]  # shared per seed
     assert summary.set_index("experiment").loc["umap", "manifold"].tolist() == ["umap", "umap"]
     assert summary.set_index("experiment").loc["umap", "clustering"].tolist() == ["gmm", "gmm"]
-    assert summary["seconds_manifold"].isna().tolist() == [True, True, False, False]
+    assert summary["seconds_manifold"].isna().tolist() == [True, True, False, False, False, False]
+    assert summary["seconds_refine"].isna().tolist() == [True] * 4 + [False, False]
+    assert summary.set_index("experiment").loc["self", "refine"].tolist() == ["selflabel"] * 2
+    # a refined run keeps its clustering's scores beside its own
+    assert summary["before_all_accuracy_hungarian"].isna().tolist() == [True] * 4 + [False, False]
     for name in EXPERIMENTS:
         for seed in SEEDS:
             metrics = json.loads((run_dir(workdir, name, seed) / "metrics" / "metrics.json").read_text())
@@ -77,6 +101,8 @@ def test_figures_are_drawn_for_each_experiments_first_seed_and_the_comparison(gr
     for name in EXPERIMENTS:
         assert (run_dir(workdir, name, SEEDS[0]) / "figures" / "embedding_map.png").exists()
         assert not (run_dir(workdir, name, SEEDS[1]) / "figures").exists()
+    assert (run_dir(workdir, "self", SEEDS[0]) / "figures" / "refinement.png").exists()
+    assert not (run_dir(workdir, "umap", SEEDS[0]) / "figures" / "refinement.png").exists()
     assert (workdir / "results" / "tiny" / "comparison.png").read_bytes()[:4] == b"\x89PNG"
 
 

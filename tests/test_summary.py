@@ -27,15 +27,20 @@ def test_metric_columns_flatten_every_split_and_skip_lists():
     assert metric_columns(metrics) == {"train_nmi": 0.5, "test_nmi": 0.4, "all_ari": 0.3}
 
 
+def test_a_refined_runs_scores_before_refinement_get_their_own_columns():
+    metrics = {"test": {"nmi": 0.9}, "before": {"test": {"nmi": 0.8}, "all": {"ari": 0.7}}}
+    assert metric_columns(metrics) == {"test_nmi": 0.9, "before_test_nmi": 0.8, "before_all_ari": 0.7}
+
+
 def test_a_summary_row_holds_metrics_settings_and_step_times(tmp_path):
     (tmp_path / "metrics.json").write_text(json.dumps({"test": {"accuracy_majority": 0.9}}))
     run = {"experiment": "n2d", "seed": 1, "model": "abc", "metrics": str(tmp_path / "metrics.json"),
            "benchmarks": {"train": str(write_benchmark(tmp_path / "t.tsv", 10)),
                           "cluster": str(write_benchmark(tmp_path / "c.tsv", 2.5))}}
-    settings = {"manifold": {"method": "umap"}, "clustering": {"method": "gmm"}}
+    settings = {"manifold": {"method": "umap"}, "clustering": {"method": "gmm"}, "refine": {"method": "none"}}
     row = summary_row(run, settings)
     assert row == {"experiment": "n2d", "seed": 1, "model": "abc", "manifold": "umap", "clustering": "gmm",
-                   "test_accuracy_majority": 0.9, "seconds_train": 10.0, "seconds_cluster": 2.5,
+                   "refine": "none", "test_accuracy_majority": 0.9, "seconds_train": 10.0, "seconds_cluster": 2.5,
                    "seconds_total": 12.5}
 
 

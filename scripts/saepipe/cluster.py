@@ -48,6 +48,15 @@ def centres(model) -> np.ndarray:
     return model.cluster_centers_ if hasattr(model, "cluster_centers_") else model.means_
 
 
+def confidence(model, x: np.ndarray) -> np.ndarray:
+    """How surely each point belongs to its cluster, higher is surer: the mixture's log-density
+    (its posteriors saturate at 1 on a UMAP embedding, so they cannot rank), or minus the
+    distance to the nearest KMeans centre."""
+    if hasattr(model, "cluster_centers_"):
+        return -model.transform(x).min(axis=1)
+    return model.score_samples(x)
+
+
 def describe(model) -> str:
     """One log line on how the fit ended."""
     if hasattr(model, "inertia_"):

@@ -181,3 +181,50 @@ def plot_comparison(
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=1, frameon=False)
     ax.set_title("Experiments compared (mean and std across seeds)")
     _save(fig, path)
+
+
+def moved_examples(before: np.ndarray, after: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """Indices of up to `n` images whose cluster the refinement changed: a seeded sample, in order."""
+    moved = np.flatnonzero(before != after)
+    picked = np.random.default_rng(seed).permutation(len(moved))[:n]
+    return np.sort(moved[picked])
+
+
+def plot_refinement(
+    images: np.ndarray,
+    before: np.ndarray,
+    after: np.ndarray,
+    confident: np.ndarray,
+    n_clusters: int,
+    path: str | os.PathLike,
+    n_show: int = 40,
+    seed: int = 0,
+) -> None:
+    """What self-labelling did to the training images: a sample of the images it moved from one
+    cluster to another (titled before -> after), and the share of each cluster it trained on."""
+    shown = moved_examples(before, after, n_show, seed)
+    n_cols = 10
+    n_rows = max(1, int(np.ceil(len(shown) / n_cols)))
+    fig = plt.figure(figsize=(1.0 * n_cols, 1.15 * n_rows + 2.6))
+    grid = fig.add_gridspec(n_rows + 1, n_cols, height_ratios=[1.0] * n_rows + [2.2], hspace=0.6)
+    for i in range(n_rows * n_cols):
+        ax = fig.add_subplot(grid[i // n_cols, i % n_cols])
+        ax.axis("off")
+        if i < len(shown):
+            k = shown[i]
+            ax.imshow(images[k].reshape(images.shape[1:3]), cmap="gray", vmin=0, vmax=1)
+            ax.set_title(f"c{before[k]}\u2192c{after[k]}", fontsize=8)
+    if len(shown) == 0:
+        fig.add_subplot(grid[0, :]).text(0.5, 0.5, "no image changed cluster", ha="center", va="center")
+    bars = fig.add_subplot(grid[n_rows, :])
+    sizes = np.bincount(before, minlength=n_clusters)
+    used = np.bincount(before[confident], minlength=n_clusters)
+    bars.bar(np.arange(n_clusters), used / np.maximum(sizes, 1), color="tab:blue")
+    bars.set_xticks(np.arange(n_clusters), [f"c{c}" for c in range(n_clusters)], fontsize=8)
+    bars.set_ylim(0, 1.05)
+    bars.set_ylabel("share trained on", fontsize=8)
+    bars.set_xlabel("cluster (before refinement)", fontsize=8)
+    changed = float(np.mean(before != after))
+    fig.suptitle(f"Self-labelling on the training images: {100 * changed:.1f} % changed cluster "
+                 f"({len(shown)} shown)", y=0.99)
+    _save(fig, path)

@@ -23,13 +23,16 @@ def benchmark_seconds(path: str | os.PathLike) -> float:
     return float(table["s"].iloc[-1])
 
 
-def metric_columns(metrics: dict) -> dict[str, float]:
-    """Flatten metrics.json's per-split scores into `<split>_<metric>` columns."""
+def metric_columns(metrics: dict, prefix: str = "") -> dict[str, float]:
+    """Flatten metrics.json's per-split scores into `<split>_<metric>` columns; a refined run's
+    scores before refinement into `before_<split>_<metric>` columns."""
     columns = {}
     for split in ("train", "test", "all"):
         for metric, value in metrics.get(split, {}).items():
             if isinstance(value, (int, float)):
-                columns[f"{split}_{metric}"] = value
+                columns[f"{prefix}{split}_{metric}"] = value
+    if "before" in metrics:
+        columns.update(metric_columns(metrics["before"], "before_"))
     return columns
 
 
@@ -43,6 +46,7 @@ def summary_row(run: dict, settings: dict) -> dict:
         "model": run["model"],
         "manifold": settings["manifold"]["method"],
         "clustering": settings["clustering"]["method"],
+        "refine": settings["refine"]["method"],
         **metric_columns(metrics),
     }
     seconds = {f"seconds_{step}": benchmark_seconds(path) for step, path in run["benchmarks"].items()}

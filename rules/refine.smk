@@ -1,0 +1,37 @@
+# Self-labelling: a classifier trained on the clustering's confident members places every image
+# (config refine.method: selflabel). Reads the clusters of its clustering's source experiment.
+
+
+rule refine:
+    input:
+        train=results("data", "train.npz"),
+        test=results("data", "test.npz"),
+        train_clusters=clusters_path("train"),
+        all_clusters=clusters_path("all"),
+        train_confidence=clusters_path("train", "confidence"),
+        all_confidence=clusters_path("all", "confidence"),
+        code=library("atomic", "data", "model", "refine"),
+    output:
+        train=results(RUN, "refined", "train.npy"),
+        test=results(RUN, "refined", "test.npy"),
+        all=results(RUN, "refined", "all.npy"),
+        # Which images the first round trained on, for the refinement figure.
+        confident=results(RUN, "refined", "confident.npz"),
+    log:
+        log_file(RUN, "refine"),
+    benchmark:
+        benchmark_file(RUN, "refine")
+    group:
+        job_group(RUN_GROUP)
+    conda:
+        "../envs/refine.yaml"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    params:
+        refine=lambda wildcards: canonical(experiment(wildcards)["refine"]),
+        n_clusters=lambda wildcards: experiment(wildcards)["clustering"]["n_clusters"],
+        seed=lambda wildcards: int(wildcards.seed),
+    script:
+        "../scripts/refine.py"

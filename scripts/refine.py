@@ -1,0 +1,50 @@
+"""Refine a clustering by self-labelling (rule `refine`): the refined assignments of train, test
+and all, in the clustering's own form, and which images the classifier trained on.
+
+The two protocols stay apart: the seed's trains on the training images (their train clusters)
+and places train and test; the literature's refines the clustering of all images on all images.
+"""
+
+import os
+
+import numpy as np
+
+from saepipe.atomic import save_npy, save_npz
+from saepipe.data import load_npy, load_split
+from saepipe.logs import logged_step
+
+with logged_step(snakemake.log[0], native_stderr_to_log=True) as log:
+    # Imported here, where what TensorFlow prints as it starts goes to the log (see logged_step).
+    from saepipe import model as sae
+    from saepipe import refine
+
+    settings, n_clusters, seed = snakemake.params.refine, snakemake.params.n_clusters, snakemake.params.seed
+    inputs, output = snakemake.input, snakemake.output
+    sae.log_devices()
+    sae.seed_everything(seed, threads=min(snakemake.threads, os.cpu_count() or 1))
+    train, test = load_split(inputs.train), load_split(inputs.test)
+    images = {split: refine.as_images(data["x"], data["image_shape"]) for split, data in
+              (("train", train), ("test", test))}
+    images["all"] = np.concatenate([images["train"], images["test"]])
+    before = {split: load_npy(inputs[f"{split}_clusters"]) for split in ("train", "all")}
+
+    def refined(split: str, others: tuple = ()) -> tuple:
+        log.info("%s: refining the clustering of %d images", split, len(images[split]))
+        out, placed, mask = refine.self_label(images[split], before[split], load_npy(inputs[f"{split}_confidence"]),
+                                              n_clusters, settings, seed, others)
+        changed, empty = refine.changes(before[split], out, n_clusters)
+        log.info("%s: the refinement changed %.2f %% of the assignments", split, 100 * changed)
+        if changed > settings["warn_changed"]:
+            log.warning("%s: the refinement changed %.1f %% of the assignments, more than refine.warn_changed "
+                        "(%.1f %%): the classifier disagrees with the clustering a lot", split, 100 * changed,
+                        100 * settings["warn_changed"])
+        if empty:
+            log.warning("%s: the refinement left cluster(s) %s empty", split, ", ".join(map(str, empty)))
+        return out, placed, mask
+
+    train_out, (test_out,), train_mask = refined("train", (images["test"],))
+    all_out, _, all_mask = refined("all")
+    save_npy(output.train, train_out)
+    save_npy(output.test, test_out)
+    save_npy(output.all, all_out)
+    save_npz(output.confident, train=train_mask, all=all_mask)

@@ -1,0 +1,142 @@
+"""Self-labelling (rule `refine`): a small convolutional classifier trained on a clustering's own
+confident assignments, with augmented images, then asked to place every image.
+
+The targets are cluster ids, never the true labels: those belong to `evaluate` alone. The
+borders between clusters, where a clustering errs, are where a classifier that has seen shifted,
+rotated and zoomed copies of each cluster's members generalises better than the clustering.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import keras
+import numpy as np
+
+from .data import validation_mask
+from .model import check_finite, epoch_order
+
+log = logging.getLogger(__name__)
+
+METHODS = ("none", "selflabel")
+
+
+def confident_mask(clusters: np.ndarray, confidence: np.ndarray, n_clusters: int, share: float) -> np.ndarray:
+    """The `share` of each cluster's members with the highest confidence (at least one each).
+
+    Per cluster, not overall: a small or diffuse cluster keeps its members, so it is not drowned
+    by the large, tight ones. Ties are broken by position, so the choice is reproducible.
+    """
+    clusters = np.asarray(clusters, dtype=np.int64)
+    mask = np.zeros(len(clusters), dtype=bool)
+    for cluster in range(n_clusters):
+        members = np.flatnonzero(clusters == cluster)
+        if len(members) == 0:
+            continue
+        keep = max(1, int(np.ceil(share * len(members))))
+        ranked = members[np.argsort(-confidence[members], kind="stable")]
+        mask[ranked[:keep]] = True
+    return mask
+
+
+def build_classifier(image_shape: tuple[int, int], n_clusters: int, augment: dict[str, float],
+                     seed: int) -> keras.Model:
+    """Augmentation (active in training only), two conv blocks, a dense layer, softmax."""
+    layers = keras.layers
+    augmentation = [
+        layers.RandomTranslation(augment["shift"], augment["shift"], fill_mode="constant", seed=seed),
+        layers.RandomRotation(augment["rotation"], fill_mode="constant", seed=seed + 1),
+        layers.RandomZoom(augment["zoom"], fill_mode="constant", seed=seed + 2),
+    ]
+    amounts = (augment["shift"], augment["rotation"], augment["zoom"])
+    return keras.Sequential([
+        keras.Input((*image_shape, 1)),
+        *[layer for layer, amount in zip(augmentation, amounts) if amount > 0],
+        layers.Conv2D(32, 3, activation="relu"),
+        layers.MaxPooling2D(),
+        layers.Conv2D(64, 3, activation="relu"),
+        layers.MaxPooling2D(),
+        layers.Flatten(),
+        layers.Dense(128, activation="relu"),
+        layers.Dropout(0.3, seed=seed + 3),
+        layers.Dense(n_clusters, activation="softmax"),
+    ], name="selflabel_classifier")
+
+
+def labelled_batches(x: Any, y: Any, order: np.ndarray, batch_size: int) -> Any:
+    """(images, targets) batches in `order`, gathered inside TensorFlow."""
+    import tensorflow as tf
+
+    indices = tf.data.Dataset.from_tensor_slices(order.astype("int64")).batch(batch_size)
+    return indices.map(lambda idx: (tf.gather(x, idx), tf.gather(y, idx)), num_parallel_calls=1).prefetch(2)
+
+
+def fit_classifier(images: np.ndarray, targets: np.ndarray, n_clusters: int, settings: dict[str, Any],
+                   seed: int) -> keras.Model:
+    """Train on (images, cluster ids); early-stop on a held-out share of them; the best epoch's
+    weights. One progress line per epoch."""
+    import tensorflow as tf
+
+    held_out = validation_mask(len(images), settings["validation_fraction"], seed)
+    classifier = build_classifier(images.shape[1:3], n_clusters, settings["augment"], seed)
+    classifier.compile(optimizer=keras.optimizers.Adam(settings["learning_rate"]),
+                       loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    x, y = tf.convert_to_tensor(images[~held_out]), tf.convert_to_tensor(targets[~held_out])
+    validation = tf.data.Dataset.from_tensor_slices((images[held_out], targets[held_out])).batch(1024)
+    best, best_loss, waited = classifier.get_weights(), np.inf, 0
+    for epoch in range(settings["epochs"]):
+        fitted = classifier.fit(labelled_batches(x, y, epoch_order(seed, epoch, len(x)), settings["batch_size"]),
+                                validation_data=validation, epochs=1, shuffle=False, verbose=0)
+        logs = {key: values[-1] for key, values in fitted.history.items()}
+        check_finite(logs["loss"], epoch)
+        log.info("classifier epoch %d/%d %s", epoch + 1, settings["epochs"],
+                 " ".join(f"{k}={v:.4f}" for k, v in sorted(logs.items())))
+        if logs["val_loss"] < best_loss:
+            best, best_loss, waited = classifier.get_weights(), logs["val_loss"], 0
+        else:
+            waited += 1
+            if waited > settings["patience"]:
+                log.info("held-out loss not better for %d epochs: keeping epoch %d", waited, epoch + 1 - waited)
+                break
+    classifier.set_weights(best)
+    return classifier
+
+
+def predict(classifier: keras.Model, images: np.ndarray) -> np.ndarray:
+    """Class probabilities, (N, n_clusters)."""
+    return classifier.predict(images, batch_size=1024, verbose=0)
+
+
+def self_label(images: np.ndarray, clusters: np.ndarray, confidence: np.ndarray, n_clusters: int,
+               settings: dict[str, Any], seed: int, others: tuple[np.ndarray, ...] = ()
+               ) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
+    """Refined clusters of `images` (and of each array in `others`, placed by the same classifier),
+    and the mask of the images the first round trained on.
+
+    Round 1 trains on the confident share of each cluster by the clustering's confidence; each
+    further round on the confident share of the previous classifier's own predictions.
+    """
+    targets, scores, first_mask = np.asarray(clusters, dtype=np.int64), confidence, None
+    for round_ in range(settings["rounds"]):
+        mask = confident_mask(targets, scores, n_clusters, settings["confident_share"])
+        first_mask = mask if first_mask is None else first_mask
+        log.info("round %d/%d: training on %d of %d images (%.1f %%)", round_ + 1, settings["rounds"],
+                 int(mask.sum()), len(mask), 100 * mask.mean())
+        classifier = fit_classifier(images[mask], targets[mask], n_clusters, settings, seed + round_)
+        probabilities = predict(classifier, images)
+        targets, scores = probabilities.argmax(axis=1).astype(np.int64), probabilities.max(axis=1)
+    placed = [predict(classifier, x).argmax(axis=1).astype(np.int64) for x in others]
+    return targets, placed, first_mask
+
+
+def as_images(x: np.ndarray, image_shape: np.ndarray) -> np.ndarray:
+    """Flattened images (N, rows*cols) -> (N, rows, cols, 1), for the convolutions."""
+    rows, cols = (int(v) for v in image_shape)
+    return x.reshape(len(x), rows, cols, 1)
+
+
+def changes(before: np.ndarray, after: np.ndarray, n_clusters: int) -> tuple[float, list[int]]:
+    """The share of assignments the refinement changed, and the clusters it left empty."""
+    empty = [c for c in range(n_clusters) if not np.any(after == c)]
+    return float(np.mean(before != after)), empty

@@ -1,0 +1,98 @@
+"""Self-labelling (saepipe.refine): the confident selection and the classifier, on tiny data."""
+
+import numpy as np
+import pytest
+
+from conftest import N_CLASSES, tiny_images
+from saepipe.metrics import hungarian_mapping, mapped_accuracy
+from saepipe.refine import changes, confident_mask
+
+SETTINGS = {"confident_share": 1.0, "rounds": 1, "epochs": 8, "patience": 2, "validation_fraction": 0.1,
+            "batch_size": 32, "learning_rate": 0.002, "augment": {"shift": 0.1, "rotation": 0.05, "zoom": 0.1},
+            "warn_changed": 0.2}
+
+
+def accuracy(labels, clusters):
+    return mapped_accuracy(labels, clusters, hungarian_mapping(labels, clusters, N_CLASSES, N_CLASSES))
+
+
+def test_the_confident_share_is_taken_from_each_cluster_most_confident_first():
+    clusters = np.array([0, 0, 0, 0, 1, 1, 2])
+    confidence = np.array([0.1, 0.9, 0.5, 0.7, 0.2, 0.3, 0.0])
+    mask = confident_mask(clusters, confidence, 4, 0.5)
+    # two of cluster 0's four (0.9, 0.7), one of cluster 1's two, and cluster 2 keeps its only one
+    assert mask.tolist() == [False, True, False, True, False, True, True]
+    assert confident_mask(clusters, confidence, 4, 1.0).all()
+
+
+def test_ties_in_confidence_are_broken_by_position():
+    mask = confident_mask(np.zeros(4, dtype=int), np.ones(4), 1, 0.5)
+    assert mask.tolist() == [True, True, False, False]
+
+
+def test_changes_reports_the_changed_share_and_emptied_clusters():
+    changed, empty = changes(np.array([0, 1, 2, 2]), np.array([0, 1, 1, 1]), 3)
+    assert changed == 0.5 and empty == [2]
+
+
+@pytest.fixture(scope="module")
+def separable():
+    """Tiny images of four well-separated classes, and a clustering of them with a quarter of the
+    assignments deliberately corrupted (and marked least confident)."""
+    rng = np.random.default_rng(0)
+    labels = rng.permutation(np.arange(600) % N_CLASSES)
+    images = (tiny_images(labels, seed=1).astype(np.float32) / 255.0)[..., None]
+    corrupt = rng.random(len(labels)) < 0.25
+    clusters = labels.copy()
+    clusters[corrupt] = (labels[corrupt] + rng.integers(1, N_CLASSES, corrupt.sum())) % N_CLASSES
+    confidence = np.where(corrupt, rng.random(len(labels)), 1 + rng.random(len(labels)))
+    return images, labels, clusters, confidence
+
+
+def refined(separable, **settings):
+    from saepipe.model import seed_everything
+    from saepipe.refine import self_label
+
+    images, _, clusters, confidence = separable
+    seed_everything(0, threads=2)
+    return self_label(images[:500], clusters[:500], confidence[:500], N_CLASSES, {**SETTINGS, **settings},
+                      seed=0, others=(images[500:],))
+
+
+def test_self_labelling_repairs_a_corrupted_clustering(separable):
+    _, labels, clusters, _ = separable
+    out, (placed,), mask = refined(separable)
+    assert mask.all()  # confident_share 1.0: every image
+    assert accuracy(labels[:500], clusters[:500]) < 0.8
+    # trained on cluster ids only, three quarters of them right: it places nearly every image well,
+    # the training images and ones it never saw
+    assert accuracy(labels[:500], out) > 0.95
+    assert accuracy(labels[500:], placed) > 0.95
+
+
+def test_training_on_the_confident_share_leaves_out_the_least_confident(separable):
+    _, labels, clusters, _ = separable
+    out, _, mask = refined(separable, confident_share=0.7)
+    # the corrupted assignments were made least confident: the selection drops most of them
+    assert np.mean(clusters[:500][mask] == labels[:500][mask]) > 0.95
+    assert accuracy(labels[:500], out) > 0.95
+
+
+def test_self_labelling_is_deterministic_for_a_seed(separable):
+    first = refined(separable, rounds=2, epochs=3)
+    second = refined(separable, rounds=2, epochs=3)
+    assert first[0].tobytes() == second[0].tobytes()
+    assert first[1][0].tobytes() == second[1][0].tobytes()
+
+
+def test_the_classifier_trains_to_the_same_weights_for_a_seed(separable):
+    from saepipe.model import seed_everything
+    from saepipe.refine import fit_classifier
+
+    images, _, clusters, _ = separable
+    weights = []
+    for _ in range(2):
+        seed_everything(3, threads=2)
+        classifier = fit_classifier(images[:200], clusters[:200], N_CLASSES, {**SETTINGS, "epochs": 2}, seed=3)
+        weights.append(b"".join(w.tobytes() for w in classifier.get_weights()))
+    assert weights[0] == weights[1]
