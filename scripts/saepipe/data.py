@@ -12,7 +12,7 @@ import numpy as np
 from .logs import StepError
 
 # The step that writes each intermediate file, by the folder it sits in (or its name).
-WRITERS = {"data": "preprocess", "embeddings": "embed", "manifold": "manifold", "clusters": "cluster", "refined": "refine",
+WRITERS = {"data": "preprocess", "embeddings": "embed", "manifold": "manifold", "clusters": "cluster",
            "autoencoder.keras": "train"}
 
 
