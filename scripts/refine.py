@@ -32,14 +32,10 @@ with logged_step(snakemake.log[0], native_stderr_to_log=True) as log:
         log.info("%s: refining the clustering of %d images", split, len(images[split]))
         out, placed, mask = refine.self_label(images[split], before[split], load_npy(inputs[f"{split}_confidence"]),
                                               n_clusters, settings, seed, others)
-        changed, empty = refine.changes(before[split], out, n_clusters)
+        changed, _ = refine.changes(before[split], out, n_clusters)
         log.info("%s: the refinement changed %.2f %% of the assignments", split, 100 * changed)
-        if changed > settings["warn_changed"]:
-            log.warning("%s: the refinement changed %.1f %% of the assignments, more than refine.warn_changed "
-                        "(%.1f %%): the classifier disagrees with the clustering a lot", split, 100 * changed,
-                        100 * settings["warn_changed"])
-        if empty:
-            log.warning("%s: the refinement left cluster(s) %s empty", split, ", ".join(map(str, empty)))
+        for warning in refine.change_warnings(before[split], out, n_clusters, settings["warn_changed"]):
+            log.warning("%s: %s", split, warning)
         return out, placed, mask
 
     train_out, (test_out,), train_mask = refined("train", (images["test"],))

@@ -5,7 +5,7 @@ import pytest
 
 from conftest import N_CLASSES, tiny_images
 from saepipe.metrics import hungarian_mapping, mapped_accuracy
-from saepipe.refine import changes, confident_mask
+from saepipe.refine import change_warnings, changes, confident_mask
 
 SETTINGS = {"confident_share": 1.0, "rounds": 1, "epochs": 8, "patience": 2, "validation_fraction": 0.1,
             "batch_size": 32, "learning_rate": 0.002, "augment": {"shift": 0.1, "rotation": 0.05, "zoom": 0.1},
@@ -33,6 +33,14 @@ def test_ties_in_confidence_are_broken_by_position():
 def test_changes_reports_the_changed_share_and_emptied_clusters():
     changed, empty = changes(np.array([0, 1, 2, 2]), np.array([0, 1, 1, 1]), 3)
     assert changed == 0.5 and empty == [2]
+
+
+def test_a_large_change_or_an_emptied_cluster_gets_one_warning_line_each():
+    before, after = np.array([0, 1, 2, 2]), np.array([0, 1, 1, 1])
+    assert change_warnings(before, after, 3, warn_changed=0.2) == [
+        "the refinement changed 50.0 % of the assignments, more than refine.warn_changed (20.0 %)",
+        "the refinement left cluster(s) 2 of 3 empty"]
+    assert change_warnings(before, before, 3, warn_changed=0.2) == []
 
 
 @pytest.fixture(scope="module")

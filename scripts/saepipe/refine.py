@@ -140,3 +140,16 @@ def changes(before: np.ndarray, after: np.ndarray, n_clusters: int) -> tuple[flo
     """The share of assignments the refinement changed, and the clusters it left empty."""
     empty = [c for c in range(n_clusters) if not np.any(after == c)]
     return float(np.mean(before != after)), empty
+
+
+def change_warnings(before: np.ndarray, after: np.ndarray, n_clusters: int, warn_changed: float) -> list[str]:
+    """One line for each thing a user should look at: more assignments changed than
+    `warn_changed` (the classifier disagrees with the clustering a lot), or emptied clusters."""
+    changed, empty = changes(before, after, n_clusters)
+    warnings = []
+    if changed > warn_changed:
+        warnings.append(f"the refinement changed {100 * changed:.1f} % of the assignments, more than "
+                        f"refine.warn_changed ({100 * warn_changed:.1f} %)")
+    if empty:
+        warnings.append(f"the refinement left cluster(s) {', '.join(map(str, empty))} of {n_clusters} empty")
+    return warnings
