@@ -96,7 +96,7 @@ def fit_classifier(images: np.ndarray, targets: np.ndarray, n_clusters: int, set
             best, best_loss, waited = classifier.get_weights(), logs["val_loss"], 0
         else:
             waited += 1
-            if waited > settings["patience"]:
+            if waited >= settings["patience"]:
                 log.info("held-out loss not better for %d epochs: keeping epoch %d", waited, epoch + 1 - waited)
                 break
     classifier.set_weights(best)
