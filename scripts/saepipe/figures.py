@@ -201,7 +201,8 @@ def plot_refinement(
     seed: int = 0,
 ) -> None:
     """What self-labelling did to the training images: a sample of the images it moved from one
-    cluster to another (titled before -> after), and the share of each cluster it trained on."""
+    cluster to another (titled before -> after), and the share of each cluster selected as
+    confident (the classifier trains on it, less a held-out part for early stopping)."""
     shown = moved_examples(before, after, n_show, seed)
     n_cols = 10
     n_rows = max(1, int(np.ceil(len(shown) / n_cols)))
@@ -222,7 +223,7 @@ def plot_refinement(
     bars.bar(np.arange(n_clusters), used / np.maximum(sizes, 1), color="tab:blue")
     bars.set_xticks(np.arange(n_clusters), [f"c{c}" for c in range(n_clusters)], fontsize=8)
     bars.set_ylim(0, 1.05)
-    bars.set_ylabel("share trained on", fontsize=8)
+    bars.set_ylabel("share selected", fontsize=8)  # as confident; a held-out part of it stops training
     bars.set_xlabel("cluster (before refinement)", fontsize=8)
     changed = float(np.mean(before != after))
     fig.suptitle(f"Self-labelling on the training images: {100 * changed:.1f} % changed cluster "
