@@ -222,9 +222,7 @@ def assignments_path(split):
             return run_path(
                 wildcards.experiment, wildcards.seed, "refined", f"{split}.npy"
             )
-        return run_path(
-            wildcards.experiment, wildcards.seed, "clusters", f"{split}.npy"
-        )
+        return clusters_path(split)(wildcards)  # the run's own clustering
 
     return path
 

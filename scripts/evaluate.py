@@ -15,27 +15,25 @@ from saepipe.logs import logged_step
 from saepipe.metrics import cluster_scores, contingency, literature_scores
 
 
-def refinement_baseline(inputs, labels: dict, params) -> dict:
-    """Both protocols' scores of the clustering before refinement (no confusion matrices)."""
-    before = {split: load_npy(inputs[f"before_{split}"]) for split in ("train", "test", "all")}
-    scores = cluster_scores(labels["train"], before["train"], labels["test"], before["test"],
+def protocol_scores(labels: dict, clusters: dict, params) -> dict:
+    """Both protocols' scores of one set of assignments (train, test and all)."""
+    scores = cluster_scores(labels["train"], clusters["train"], labels["test"], clusters["test"],
                             params.n_classes, params.n_clusters)
-    scores["all"] = literature_scores(np.concatenate([labels["train"], labels["test"]]), before["all"],
+    scores["all"] = literature_scores(np.concatenate([labels["train"], labels["test"]]), clusters["all"],
                                       params.n_classes, params.n_clusters)
-    return {split: scores[split] for split in ("train", "test", "all")}
+    return scores
 
 
 with logged_step(snakemake.log[0]) as log:
     inputs, params = snakemake.input, snakemake.params
     labels = {split: load_split(inputs[split])["y"] for split in ("train", "test")}
-    clusters = {split: load_npy(inputs[f"{split}_clusters"]) for split in ("train", "test")}
-    scores = cluster_scores(labels["train"], clusters["train"], labels["test"], clusters["test"],
-                            params.n_classes, params.n_clusters)
-    scores["all"] = literature_scores(np.concatenate([labels["train"], labels["test"]]),
-                                      load_npy(inputs.all_clusters), params.n_classes, params.n_clusters)
+    clusters = {split: load_npy(inputs[f"{split}_clusters"]) for split in ("train", "test", "all")}
+    scores = protocol_scores(labels, clusters, params)
     if "before_train" in inputs.keys():
-        # A refined run: the clustering's own scores too, so the refinement's gain shows.
-        scores["before"] = refinement_baseline(inputs, labels, params)
+        # A refined run: the clustering's own scores too (no maps), so the refinement's gain shows.
+        before = {split: load_npy(inputs[f"before_{split}"]) for split in ("train", "test", "all")}
+        scores["before"] = {split: score for split, score in protocol_scores(labels, before, params).items()
+                            if split in ("train", "test", "all")}
     mse = json.loads(open(inputs.mse).read())
     tables = {split: contingency(labels[split], clusters[split], params.n_classes, params.n_clusters)
               for split in ("train", "test")}

@@ -19,9 +19,6 @@ from .model import check_finite, epoch_order
 
 log = logging.getLogger(__name__)
 
-METHODS = ("none", "selflabel")
-
-
 def confident_mask(clusters: np.ndarray, confidence: np.ndarray, n_clusters: int, share: float) -> np.ndarray:
     """The `share` of each cluster's members with the highest confidence (at least one each).
 
@@ -117,10 +114,11 @@ def self_label(images: np.ndarray, clusters: np.ndarray, confidence: np.ndarray,
     Round 1 trains on the confident share of each cluster by the clustering's confidence; each
     further round on the confident share of the previous classifier's own predictions.
     """
-    targets, scores, first_mask = np.asarray(clusters, dtype=np.int64), confidence, None
+    targets, scores = np.asarray(clusters, dtype=np.int64), confidence
     for round_ in range(settings["rounds"]):
         mask = confident_mask(targets, scores, n_clusters, settings["confident_share"])
-        first_mask = mask if first_mask is None else first_mask
+        if round_ == 0:
+            first_mask = mask
         log.info("round %d/%d: training on %d of %d images (%.1f %%)", round_ + 1, settings["rounds"],
                  int(mask.sum()), len(mask), 100 * mask.mean())
         classifier = fit_classifier(images[mask], targets[mask], n_clusters, settings, seed + round_)
