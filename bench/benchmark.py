@@ -4,9 +4,10 @@ each experiment and seed scored and took.
 
 Prints, from the workflow's own summary.csv and `benchmark:` files: per experiment and seed the
 metrics of both protocols and the wall time of each step (a run's time is the sum of its steps,
-training included); mean and std per experiment; peak memory per rule; the whole run; a rerun with
-nothing changed; and, when a KMeans experiment ran, reruns after a changed KMeans setting (to
-fresh metrics, and to every output) as a share of the whole run. Then, measured in the same run
+training included); mean and std per experiment; peak memory per rule; the whole run, how many
+jobs ran at once and how busy the cores were; a rerun with nothing changed; and, when a KMeans
+experiment ran, reruns after a changed KMeans setting (to fresh metrics, and to every output) as
+a share of the whole run. Then, measured in the same run
 once the workflow is done: the machine's fp32 matmul rate through TensorFlow with a train job's
 threads, and each training's rate (6 FLOPs per weight per image: forward and backward) against it,
 per epoch (the median epoch) and over the whole train job (start-up and saving included).
@@ -74,6 +75,19 @@ def peak_memory(workdir: Path, dataset: str) -> pd.DataFrame:
             for path in (workdir / "benchmarks" / dataset).rglob("*.tsv")
             for table in [pd.read_csv(path, sep="\t")]]
     return pd.DataFrame(rows).groupby("rule").max().sort_values("s", ascending=False)
+
+
+def core_use(workdir: Path, dataset: str, wall_s: float) -> dict[str, float]:
+    """How the whole run used the machine: its jobs' seconds and CPU seconds (from the benchmark:
+    files) against its wall time. Jobs' seconds over the wall time is how many ran at once on
+    average; CPU seconds over wall time times the machine's cores is how busy the cores were.
+    Many jobs at once with busy cores means they shared (over-subscribed) the cores."""
+    tables = [pd.read_csv(path, sep="\t") for path in (workdir / "benchmarks" / dataset).rglob("*.tsv")]
+    job_s = sum(float(table["s"].iloc[-1]) for table in tables)
+    cpu_s = sum(float(table["cpu_time"].iloc[-1]) for table in tables)
+    cores = os.cpu_count() or 1
+    return {"sum of jobs' s": job_s, "jobs at once (sum / whole run)": job_s / wall_s,
+            f"cores busy (CPU s / whole run / {cores} cores)": cpu_s / wall_s / cores}
 
 
 MATMUL = """
@@ -154,7 +168,7 @@ def print_report(summary: pd.DataFrame, memory: pd.DataFrame, timings: dict) -> 
     print(memory.to_string(float_format=lambda v: f"{v:.1f}"))
     print()
     for key, value in timings.items():
-        print(f"{key:<34} {value:.3f}" if "/" in key else f"{key:<34} {value:.1f}")
+        print(f"{key:<44} {value:.3f}" if "/" in key else f"{key:<44} {value:.1f}")
 
 
 def main() -> None:
@@ -177,6 +191,7 @@ def main() -> None:
     print(f"running {', '.join(args.experiments)} x seeds {args.seeds} in {workdir} ...", flush=True)
 
     timings = {"whole run s": snakemake(workdir, args.cores)}
+    timings.update(core_use(workdir, dataset, timings["whole run s"]))
     # measured now, with the machine to itself, as the train jobs had it
     threads = min(args.cores, TRAIN_THREADS)
     peak = matmul_peak(threads)
