@@ -44,6 +44,45 @@ def slurm_cluster():
     subprocess.run([str(SLURM_SH), "stop"], check=True, timeout=120)
 
 
+def start_a_job_that_runs_on(tmp_path: Path) -> None:
+    """A batch job holding the node's CPUs for ten minutes, running once this returns."""
+    submitted = subprocess.run(["sbatch", "--parsable", "-J", "saepipe-orphan", "-o", str(tmp_path / "job.out"),
+                                "--wrap", "sleep 617"], capture_output=True, text=True, check=True, timeout=30)
+    job_id = submitted.stdout.strip().split(";")[0]
+    deadline = time.monotonic() + 60
+    while job_state(job_id) != "RUNNING":
+        assert time.monotonic() < deadline, f"job {job_id} never ran: {job_state(job_id)}"
+        time.sleep(0.5)
+
+
+def kill_the_cluster_and_its_job() -> None:
+    """As when the machine's session ends mid-run: slurmctld has saved its state (it does now and
+    then while running; here by a clean stop), then job and daemons die at once."""
+    subprocess.run(["scontrol", "shutdown", "slurmctld"], check=True, timeout=30)
+    deadline = time.monotonic() + 30
+    while subprocess.run(["pgrep", "-x", "slurmctld"], capture_output=True).returncode == 0:
+        assert time.monotonic() < deadline, "slurmctld did not stop"
+        time.sleep(0.2)
+    subprocess.run(["pkill", "-KILL", "-x", "slurmd"], timeout=30)
+    subprocess.run(["pkill", "-KILL", "-x", "slurmstepd"], timeout=30)
+
+
+@pytest.mark.parametrize("daemons", ["killed", "still running"])
+def test_start_after_a_run_that_left_a_job_gives_an_idle_empty_cluster(slurm_cluster, tmp_path, daemons):
+    """A test run killed mid-job leaves its job behind, in daemons still running or in the state
+    they saved: a start that kept it would leave the node allocated to a job nobody runs."""
+    start_a_job_that_runs_on(tmp_path)
+    if daemons == "killed":
+        kill_the_cluster_and_its_job()
+    try:
+        subprocess.run([str(SLURM_SH), "start"], check=True, timeout=120)
+    finally:
+        subprocess.run(["pkill", "-KILL", "-f", "sleep 617"], timeout=30)
+    nodes = subprocess.run(["sinfo", "-h", "-o", "%t"], capture_output=True, text=True, timeout=30).stdout
+    assert nodes.split() == ["idle"]
+    assert subprocess.run(["squeue", "-h"], capture_output=True, text=True, timeout=30).stdout.strip() == ""
+
+
 def profile_args(*args: str) -> list[str]:
     """The shipped profile, with the local cluster's two test-only needs: it keeps no accounting
     (so job states come from squeue), and its node has few CPUs (no job, and no group job, may

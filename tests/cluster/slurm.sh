@@ -2,7 +2,8 @@
 # A single-node SLURM on localhost, for testing the SLURM profile (tests/test_slurm.py).
 #
 #   tests/cluster/slurm.sh install   # Debian packages: munge, slurmctld, slurmd, slurm-client (root)
-#   tests/cluster/slurm.sh start     # write slurm.conf, start munged, slurmctld, slurmd; wait for idle
+#   tests/cluster/slurm.sh start     # write slurm.conf, start munged, slurmctld, slurmd, with no jobs
+#                                    # (restarting any this script started); wait for idle
 #   tests/cluster/slurm.sh stop      # stop the daemons this script started (by their PIDs)
 #
 # State, logs and pidfiles live in $SAEPIPE_SLURM_DIR (default /tmp/saepipe-slurm). slurm.conf goes
@@ -91,20 +92,25 @@ wait_until_idle() {
         sleep 0.5
     done
     log "the node never became idle: $(sinfo 2>&1 || true)"
+    log "why: $(sinfo -R 2>&1 || true); jobs: $(squeue 2>&1 || true)"
     tail -n 20 "$DIR/slurmctld.log" "$DIR/slurmd.log" >&2 || true
     return 1
 }
 
 start() {
+    # Always a fresh cluster: a test run killed mid-job (its machine's session ended) leaves its
+    # jobs behind, in daemons still running or in their saved state, and a controller that keeps
+    # them keeps the node allocated to jobs nobody runs.
     if [ -f "$DIR/slurmctld.pid" ] && kill -0 "$(cat "$DIR/slurmctld.pid")" 2>/dev/null; then
-        log "already running (pid $(cat "$DIR/slurmctld.pid"))"
-        return 0
+        log "already running (pid $(cat "$DIR/slurmctld.pid")): restarting it empty"
+        stop
     fi
+    rm -rf "$DIR/state" "$DIR/spool"
     mkdir -p "$DIR"
     rm -f "$DIR"/*.pid
     write_conf
     start_munge
-    slurmctld -f "$CONF" -i  # -i: ignore state left by an earlier run
+    slurmctld -f "$CONF" -c  # -c: recover no jobs and no node state, whatever the folder holds
     slurmd -f "$CONF"
     wait_until_idle
 }
