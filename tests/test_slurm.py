@@ -23,6 +23,7 @@ from conftest import (REPO, model_dirs, planned_rules, run_dir, snakemake, the_m
 pytestmark = pytest.mark.slurm
 
 SLURM_SH = REPO / "tests" / "cluster" / "slurm.sh"
+SLURM_DIR = Path(os.environ.get("SAEPIPE_SLURM_DIR", "/tmp/saepipe-slurm"))  # its state and logs
 PROFILE = REPO / "profiles" / "slurm"
 SUBMITTED = re.compile(r"Job \S+ has been submitted with SLURM jobid (\d+) \(log: (\S+)\)\.")
 # Every call that waits on SLURM is killed outright past this: a plugin that loses track of its
@@ -49,20 +50,15 @@ def start_a_job_that_runs_on(tmp_path: Path) -> None:
     submitted = subprocess.run(["sbatch", "--parsable", "-J", "saepipe-orphan", "-o", str(tmp_path / "job.out"),
                                 "--wrap", "sleep 617"], capture_output=True, text=True, check=True, timeout=30)
     job_id = submitted.stdout.strip().split(";")[0]
-    deadline = time.monotonic() + 60
-    while job_state(job_id) != "RUNNING":
-        assert time.monotonic() < deadline, f"job {job_id} never ran: {job_state(job_id)}"
-        time.sleep(0.5)
+    wait_for(lambda: job_state(job_id) == "RUNNING", f"job {job_id} to run", SLURM_DIR / "slurmctld.log", timeout=60)
 
 
 def kill_the_cluster_and_its_job() -> None:
     """As when the machine's session ends mid-run: slurmctld has saved its state (it does now and
     then while running; here by a clean stop), then job and daemons die at once."""
     subprocess.run(["scontrol", "shutdown", "slurmctld"], check=True, timeout=30)
-    deadline = time.monotonic() + 30
-    while subprocess.run(["pgrep", "-x", "slurmctld"], capture_output=True).returncode == 0:
-        assert time.monotonic() < deadline, "slurmctld did not stop"
-        time.sleep(0.2)
+    wait_for(lambda: subprocess.run(["pgrep", "-x", "slurmctld"], capture_output=True).returncode != 0,
+             "slurmctld to stop", SLURM_DIR / "slurmctld.log", timeout=30)
     subprocess.run(["pkill", "-KILL", "-x", "slurmd"], timeout=30)
     subprocess.run(["pkill", "-KILL", "-x", "slurmstepd"], timeout=30)
 

@@ -105,7 +105,7 @@ start() {
         log "already running (pid $(cat "$DIR/slurmctld.pid")): restarting it empty"
         stop
     fi
-    rm -rf "$DIR/state" "$DIR/spool"
+    rm -rf "$DIR/spool"  # slurmd's files of its steps; slurmctld -c below drops the controller's
     mkdir -p "$DIR"
     rm -f "$DIR"/*.pid
     write_conf
