@@ -131,7 +131,9 @@ LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) INFO saepipe\.mo
 
 def training_rates(workdir: Path, dataset: str, input_dim: int = 784) -> pd.DataFrame:
     """Per trained model: its weights, images an epoch, median epoch seconds, and GFLOP/s per
-    epoch and over the whole train job."""
+    epoch and over the whole train job; the cores the job kept busy (CPU seconds over wall
+    seconds) and its GFLOP per CPU second, which a virtual machine that withholds a core now
+    and then does not change."""
     rows = []
     for settings_path in sorted((workdir / "results" / dataset / "models").glob("*/seed*/settings.json")):
         folder = settings_path.parent
@@ -140,19 +142,24 @@ def training_rates(workdir: Path, dataset: str, input_dim: int = 784) -> pd.Data
         stamps = [pd.Timestamp(t.replace(",", ".")) for t in LOG_TIME.findall(log)]
         epoch_s = statistics.median((b - a).total_seconds() for a, b in zip(stamps, stamps[1:]))
         images = int(re.search(r"training on (\d+) images", log)[1])
-        job_s = float(pd.read_csv(workdir / "benchmarks" / dataset / relative / "train.tsv", sep="\t")["s"].iloc[-1])
+        job = pd.read_csv(workdir / "benchmarks" / dataset / relative / "train.tsv", sep="\t").iloc[-1]
+        job_s, cpu_s = float(job["s"]), float(job["cpu_time"])
         weights = autoencoder_weights(json.loads(settings_path.read_text())["model"], input_dim)
         flops = 6 * weights * images  # one epoch's
         rows.append({"model": str(relative), "weights": weights, "images": images,
                      "epochs": len(stamps), "epoch_s": epoch_s, "epoch_gflops": flops / epoch_s / 1e9,
-                     "job_s": job_s, "job_gflops": flops * len(stamps) / job_s / 1e9})
+                     "job_s": job_s, "job_gflops": flops * len(stamps) / job_s / 1e9,
+                     "job_cores": cpu_s / job_s, "cpu_s_gflops": flops * len(stamps) / cpu_s / 1e9})
     return pd.DataFrame(rows)
 
 
 def print_rates(rates: pd.DataFrame, peak: float, threads: int) -> None:
     print(f"\nfp32 matmul through TensorFlow (2048 x 2048, {threads} threads): {peak:.0f} GFLOP/s")
-    print("Training rate (6 FLOPs per weight per image) and its share of that peak")
-    shares = rates.assign(epoch_share=rates["epoch_gflops"] / peak, job_share=rates["job_gflops"] / peak)
+    print("Training rate (6 FLOPs per weight per image) and its share of that peak; per_core_share:"
+          f" the job's GFLOP per CPU second against the peak's per thread ({peak / threads:.0f}),"
+          " how well the cores it was given were used")
+    shares = rates.assign(epoch_share=rates["epoch_gflops"] / peak, job_share=rates["job_gflops"] / peak,
+                          per_core_share=rates["cpu_s_gflops"] / (peak / threads))
     print(shares.to_string(index=False, float_format=lambda v: f"{v:.3f}" if v < 1 else f"{v:.1f}"))
 
 
