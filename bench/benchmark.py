@@ -10,7 +10,8 @@ experiment ran, reruns after a changed KMeans setting (to fresh metrics, and to 
 a share of the whole run. Then, measured in the same run
 once the workflow is done: the machine's fp32 matmul rate through TensorFlow with a train job's
 threads, and each training's rate (6 FLOPs per weight per image: forward and backward) against it,
-per epoch (the median epoch) and over the whole train job (start-up and saving included).
+per epoch (the median epoch) and over the whole train job (start-up and saving included), and
+per CPU second against the peak per thread (how well the cores the job got were used).
 
     python bench/benchmark.py                                  # default, seeds 0 1 2
     python bench/benchmark.py --experiments n2d default --seeds 0 1 2 --cores 2
