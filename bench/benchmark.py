@@ -133,8 +133,8 @@ LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) INFO saepipe\.mo
 def training_rates(workdir: Path, dataset: str, input_dim: int = 784) -> pd.DataFrame:
     """Per trained model: its weights, images an epoch, median epoch seconds, and GFLOP/s per
     epoch and over the whole train job; the cores the job kept busy (CPU seconds over wall
-    seconds) and its GFLOP per CPU second, which a virtual machine that withholds a core now
-    and then does not change."""
+    seconds) and its GFLOP per CPU second, which moves much less than the wall-clock rate when a
+    virtual machine withholds a core now and then."""
     rows = []
     for settings_path in sorted((workdir / "results" / dataset / "models").glob("*/seed*/settings.json")):
         folder = settings_path.parent
@@ -161,7 +161,8 @@ def print_rates(rates: pd.DataFrame, peak: float, threads: int) -> None:
           " how well the cores it was given were used")
     shares = rates.assign(epoch_share=rates["epoch_gflops"] / peak, job_share=rates["job_gflops"] / peak,
                           per_core_share=rates["cpu_s_gflops"] / (peak / threads))
-    print(shares.to_string(index=False, float_format=lambda v: f"{v:.3f}" if v < 1 else f"{v:.1f}"))
+    print(shares.to_string(index=False, float_format=lambda v: f"{v:.3f}" if v < 1 else f"{v:.2f}" if v < 10
+                           else f"{v:.1f}"))
 
 
 def print_report(summary: pd.DataFrame, memory: pd.DataFrame, timings: dict) -> None:
