@@ -71,11 +71,12 @@ def kmeans_change(workdir: Path, cores: int, config: dict, experiment: str) -> d
 
 
 def job_benchmarks(workdir: Path, dataset: str) -> pd.DataFrame:
-    """One row per job of the run, from its `benchmark:` file: rule, seconds, peak RSS (MB), CPU
-    seconds."""
-    rows = [{"rule": path.stem, "s": float(last["s"]), "max_rss_mb": float(last["max_rss"]),
-             "cpu_s": float(last["cpu_time"])}
-            for path in (workdir / "benchmarks" / dataset).rglob("*.tsv")
+    """One row per job of the run, from its `benchmark:` file: rule, folder (relative to the
+    dataset's), seconds, peak RSS (MB), CPU seconds."""
+    folder = workdir / "benchmarks" / dataset
+    rows = [{"rule": path.stem, "folder": str(path.parent.relative_to(folder)), "s": float(last["s"]),
+             "max_rss_mb": float(last["max_rss"]), "cpu_s": float(last["cpu_time"])}
+            for path in folder.rglob("*.tsv")
             for last in [pd.read_csv(path, sep="\t").iloc[-1]]]
     return pd.DataFrame(rows)
 
@@ -130,11 +131,12 @@ def autoencoder_weights(model: dict, input_dim: int) -> int:
 LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) INFO saepipe\.model: epoch \d+/", re.M)
 
 
-def training_rates(workdir: Path, dataset: str, input_dim: int = 784) -> pd.DataFrame:
+def training_rates(workdir: Path, dataset: str, jobs: pd.DataFrame, input_dim: int = 784) -> pd.DataFrame:
     """Per trained model: its weights, images an epoch, median epoch seconds, and GFLOP/s per
     epoch and over the whole train job; the cores the job kept busy (CPU seconds over wall
     seconds) and its GFLOP per CPU second, which moves much less than the wall-clock rate when a
-    virtual machine withholds a core now and then."""
+    virtual machine withholds a core now and then. `jobs`: the run's `job_benchmarks`."""
+    train_jobs = jobs[jobs["rule"] == "train"].set_index("folder")
     rows = []
     for settings_path in sorted((workdir / "results" / dataset / "models").glob("*/seed*/settings.json")):
         folder = settings_path.parent
@@ -143,14 +145,14 @@ def training_rates(workdir: Path, dataset: str, input_dim: int = 784) -> pd.Data
         stamps = [pd.Timestamp(t.replace(",", ".")) for t in LOG_TIME.findall(log)]
         epoch_s = statistics.median((b - a).total_seconds() for a, b in zip(stamps, stamps[1:]))
         images = int(re.search(r"training on (\d+) images", log)[1])
-        job = pd.read_csv(workdir / "benchmarks" / dataset / relative / "train.tsv", sep="\t").iloc[-1]
-        job_s, cpu_s = float(job["s"]), float(job["cpu_time"])
+        job_s, cpu_s = train_jobs.loc[str(relative), ["s", "cpu_s"]]
         weights = autoencoder_weights(json.loads(settings_path.read_text())["model"], input_dim)
         flops = 6 * weights * images  # one epoch's
+        job_flops = flops * len(stamps)
         rows.append({"model": str(relative), "weights": weights, "images": images,
                      "epochs": len(stamps), "epoch_s": epoch_s, "epoch_gflops": flops / epoch_s / 1e9,
-                     "job_s": job_s, "job_gflops": flops * len(stamps) / job_s / 1e9,
-                     "job_cores": cpu_s / job_s, "cpu_s_gflops": flops * len(stamps) / cpu_s / 1e9})
+                     "job_s": job_s, "job_gflops": job_flops / job_s / 1e9,
+                     "job_cores": cpu_s / job_s, "cpu_s_gflops": job_flops / cpu_s / 1e9})
     return pd.DataFrame(rows)
 
 
@@ -209,7 +211,7 @@ def main() -> None:
     # measured now, with the machine to itself, as the train jobs had it
     threads = min(args.cores, TRAIN_THREADS)
     peak = matmul_peak(threads)
-    rates = training_rates(workdir, dataset)
+    rates = training_rates(workdir, dataset, jobs)
     timings["report s"] = snakemake(workdir, args.cores, "--report", str(workdir / "report.html"))
     timings["no-change rerun s"] = snakemake(workdir, args.cores)
     summary = pd.read_csv(workdir / "results" / dataset / "summary.csv")
