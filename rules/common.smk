@@ -237,17 +237,35 @@ def before_refinement(wildcards):
     }
 
 
-def cluster_inputs(wildcards):
-    """What the clustering is fitted on: the UMAP embedding, or else the codes themselves."""
-    if uses_umap(wildcards.experiment):
-        run = RUN.format(**wildcards)
+def clustered_points(name, seed):
+    """What the clustering of run (name, seed) is fitted on, by split: the UMAP embedding, or
+    else the codes themselves (train and test; "all" is both)."""
+    if uses_umap(name):
         return {
-            split: results(run, "manifold", f"{split}.npy")
+            split: run_path(name, seed, "manifold", f"{split}.npy")
             for split in ("train", "test", "all")
         }
+    model = MODEL.format(model=model_of(name), seed=seed)
     return {
-        split: model_path("embeddings", f"{split}.npy")(wildcards)
+        split: results(model, "embeddings", f"{split}.npy")
         for split in ("train", "test")
+    }
+
+
+def cluster_inputs(wildcards):
+    return clustered_points(wildcards.experiment, wildcards.seed)
+
+
+def refine_points(wildcards):
+    """refine's inputs of the points its clustering was fitted on (points_<split>), for moving
+    misplaced blocks; none when refine.move_blocks is off."""
+    blocks = EXPERIMENTS[wildcards.experiment]["refine"]["move_blocks"]
+    if not blocks["components_per_cluster"]:
+        return {}
+    source = clustering_source(wildcards.experiment)
+    return {
+        f"points_{split}": path
+        for split, path in clustered_points(source, wildcards.seed).items()
     }
 
 

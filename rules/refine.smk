@@ -4,13 +4,15 @@
 
 rule refine:
     input:
+        # The embedding (or codes) the clustering was fitted on, for refine.move_blocks.
+        unpack(refine_points),
         train=results("data", "train.npz"),
         test=results("data", "test.npz"),
         train_clusters=clusters_path("train"),
         all_clusters=clusters_path("all"),
         train_confidence=clusters_path("train", "confidence"),
         all_confidence=clusters_path("all", "confidence"),
-        code=library("atomic", "data", "model", "refine"),
+        code=library("atomic", "cluster", "data", "model", "refine"),
     output:
         train=results(RUN, "refined", "train.npy"),
         test=results(RUN, "refined", "test.npy"),
@@ -32,6 +34,7 @@ rule refine:
     params:
         refine=lambda wildcards: canonical(experiment(wildcards)["refine"]),
         n_clusters=lambda wildcards: experiment(wildcards)["clustering"]["n_clusters"],
+        normalize=lambda wildcards: experiment(wildcards)["clustering"]["normalize"],
         seed=lambda wildcards: int(wildcards.seed),
     script:
         "../scripts/refine.py"

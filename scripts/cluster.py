@@ -5,18 +5,13 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from saepipe.atomic import save_npy
-from saepipe.cluster import centres, confidence, describe, fit_clusters, normalize_rows
-from saepipe.data import load_npy
+from saepipe.cluster import centres, clustering_points, confidence, describe, fit_clusters
 from saepipe.logs import logged_step
 
 with logged_step(snakemake.log[0]) as log, threadpool_limits(snakemake.threads):
     settings, seed, inputs = snakemake.params.clustering, snakemake.params.seed, snakemake.input
-    points = {split: load_npy(inputs[split]) for split in ("train", "test")}
-    # With UMAP, "all" is its own embedding fitted on all the codes; else the codes of both splits.
-    points["all"] = load_npy(inputs.all) if "all" in inputs.keys() else np.concatenate(
-        [points["train"], points["test"]])
-    if settings["normalize"]:
-        points = {split: normalize_rows(x) for split, x in points.items()}
+    points = clustering_points({split: inputs[split] for split in ("train", "test", "all") if split in inputs.keys()},
+                               settings["normalize"])
 
     def fit(x):
         return fit_clusters(x, settings["method"], settings["n_clusters"], settings["n_init"],

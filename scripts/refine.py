@@ -1,6 +1,8 @@
 """Refine a clustering by self-labelling (rule `refine`): the refined assignments of train, test
 and all, in the clustering's own form, and which images the classifier trained on.
 
+With refine.move_blocks on, whole blocks the clustering misplaced are moved first (a finer
+mixture on the points it was fitted on, and each block's neighbours in pixel space).
 The two protocols stay apart: the seed's trains on the training images (their train clusters)
 and places train and test; the literature's refines the clustering of all images on all images.
 """
@@ -8,8 +10,10 @@ and places train and test; the literature's refines the clustering of all images
 import os
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from saepipe.atomic import save_npy, save_npz
+from saepipe.cluster import clustering_points
 from saepipe.data import load_npy, load_split
 from saepipe.logs import logged_step
 
@@ -27,10 +31,28 @@ with logged_step(snakemake.log[0], native_stderr_to_log=True) as log:
               (("train", train), ("test", test))}
     images["all"] = np.concatenate([images["train"], images["test"]])
     before = {split: load_npy(inputs[f"{split}_clusters"]) for split in ("train", "all")}
+    blocks = settings["move_blocks"]
+    if blocks["components_per_cluster"]:
+        points = clustering_points({split: inputs[f"points_{split}"] for split in ("train", "test", "all")
+                                    if f"points_{split}" in inputs.keys()}, snakemake.params.normalize)
+
+    def moved_blocks(split: str) -> np.ndarray:
+        """The clustering of `split` with its misplaced blocks moved (refine.move_blocks)."""
+        if not blocks["components_per_cluster"]:
+            return before[split]
+        components = max(1, round(blocks["components_per_cluster"] * n_clusters))
+        log.info("%s: looking for misplaced blocks among %d mixture components", split, components)
+        pixels = images[split].reshape(len(images[split]), -1)
+        with threadpool_limits(snakemake.threads):
+            moved, moves = refine.move_blocks(before[split], points[split], pixels, n_clusters, components,
+                                              blocks["neighbors"], blocks["sample"], seed)
+        for move in moves or ["nothing moved"]:
+            log.info("%s: %s", split, move)
+        return moved
 
     def refined(split: str, others: tuple = ()) -> tuple:
         log.info("%s: refining the clustering of %d images", split, len(images[split]))
-        out, placed, mask = refine.self_label(images[split], before[split], load_npy(inputs[f"{split}_confidence"]),
+        out, placed, mask = refine.self_label(images[split], moved_blocks(split), load_npy(inputs[f"{split}_confidence"]),
                                               n_clusters, settings, seed, others)
         changed, _ = refine.changes(before[split], out, n_clusters)
         log.info("%s: the refinement changed %.2f %% of the assignments", split, 100 * changed)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from saepipe.cluster import fit_kmeans, normalize_rows
+from saepipe.cluster import clustering_points, fit_kmeans, normalize_rows
 
 
 def blobs(seed=0):
@@ -58,3 +58,14 @@ def test_an_unknown_clustering_method_is_a_clear_error():
 
     with pytest.raises(ValueError, match="clustering.method is 'dbscan'; expected one of kmeans, gmm"):
         fit_clusters(blobs()[0], "dbscan", 3, 1, 10, 0)
+
+
+def test_the_clustered_points_of_all_are_its_own_file_or_else_both_splits(tmp_path):
+    train, test, everything = np.ones((3, 2)), 2 * np.ones((2, 2)), 3 * np.ones((5, 2))
+    for name, x in (("train", train), ("test", test), ("all", everything)):
+        np.save(tmp_path / f"{name}.npy", x)
+    paths = {split: str(tmp_path / f"{split}.npy") for split in ("train", "test")}
+    points = clustering_points(paths, normalize=False)
+    np.testing.assert_array_equal(points["all"], np.concatenate([train, test]))
+    points = clustering_points({**paths, "all": str(tmp_path / "all.npy")}, normalize=True)
+    np.testing.assert_allclose(points["all"], np.full((5, 2), 2 ** -0.5))

@@ -43,6 +43,7 @@ def test_the_shipped_config_is_valid_and_plans_every_experiment_and_seed(tmp_pat
         ("figures", {"map_method": "umap"}, "map_method", "is not one of"),
         ("refine", {"method": "dec"}, "method", "is not one of"),
         ("refine", {"confident_share": 0}, "confident_share", "less than or equal to the minimum"),
+        ("refine", {"move_blocks": {"neighbors": 0}}, "neighbors", "minimum"),
     ],
 )
 def test_a_bad_value_stops_the_run_before_any_job_and_names_the_key(

@@ -1,6 +1,7 @@
 """Experiments: named variants of the defaults, several seeds each, sharing what they can."""
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -60,6 +61,10 @@ def test_a_refining_experiment_reuses_the_clustering_it_refines(grid):
     assert not (run_dir(workdir, "self", 0) / "clusters" / "train.npy").exists()
     log = (workdir / "logs" / "tiny" / "self" / "seed0" / "refine.log").read_text()
     assert "classifier epoch 1/3" in log and "train: the refinement changed" in log
+    # refine.move_blocks (on by default) looked, on umap's embedding, in each protocol's clustering
+    for split in ("train", "all"):
+        assert f"{split}: looking for misplaced blocks among 8 mixture components" in log
+        assert re.search(rf"{split}: (nothing moved|moved \d+ images from cluster \d to \d)", log)
     metrics = json.loads((run_dir(workdir, "self", 0) / "metrics" / "metrics.json").read_text())
     before = json.loads((run_dir(workdir, "umap", 0) / "metrics" / "metrics.json").read_text())
     # the scores before refinement are umap's own; the refined ones are scored on refined/

@@ -104,3 +104,36 @@ def test_the_classifier_trains_to_the_same_weights_for_a_seed(separable):
         classifier = fit_classifier(images[:200], clusters[:200], N_CLASSES, {**SETTINGS, "epochs": 2}, seed=3)
         weights.append(b"".join(w.tobytes() for w in classifier.get_weights()))
     assert weights[0] == weights[1]
+
+
+def test_a_block_of_one_class_inside_another_cluster_is_moved_whole_to_its_own():
+    """Three classes, well apart in pixels; the embedding puts 60 images of class 2 beside class
+    1's cluster, and the clustering counts them in it. Only that block moves, to class 2."""
+    from saepipe.refine import move_blocks
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1, 2], 200)
+    pixels = tiny_images(labels, seed=1).reshape(len(labels), -1).astype(np.float32) / 255.0
+    centres = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
+    embedding = centres[labels] + rng.normal(0, 0.5, (len(labels), 2))
+    block = np.flatnonzero(labels == 2)[:60]
+    embedding[block] = [10.0, 4.0] + rng.normal(0, 0.3, (len(block), 2))
+    clusters = labels.copy()
+    clusters[block] = 1
+    moved, moves = move_blocks(clusters, embedding, pixels, 3, n_components=5, n_neighbors=5, n_sample=300, seed=0)
+    assert (moved == labels).all()
+    assert moves == [moves[0]] and moves[0].startswith("moved 60 images from cluster 1 to 2:")
+    # the same seed, the same moves
+    again, _ = move_blocks(clusters, embedding, pixels, 3, n_components=5, n_neighbors=5, n_sample=300, seed=0)
+    assert again.tobytes() == moved.tobytes()
+    # a clustering with nothing misplaced is left as it is
+    untouched, moves = move_blocks(labels, centres[labels] + rng.normal(0, 0.5, (len(labels), 2)), pixels, 3, 5, 5,
+                                   300, 0)
+    assert (untouched == labels).all() and moves == []
+
+
+def test_more_mixture_components_than_images_is_a_clear_error():
+    from saepipe.refine import move_blocks
+
+    with pytest.raises(ValueError, match="refine.move_blocks asks for 8 mixture components but there are only 6"):
+        move_blocks(np.zeros(6, dtype=int), np.zeros((6, 2)), np.zeros((6, 4)), 4, 8, 2, 6, 0)

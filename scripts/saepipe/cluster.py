@@ -3,7 +3,11 @@ train and applied to test."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
+
+from .data import load_npy
 
 METHODS = ("kmeans", "gmm")
 
@@ -63,6 +67,19 @@ def describe(model) -> str:
         return f"KMeans: inertia {model.inertia_:.4f} after {model.n_iter_} iterations"
     return (f"Gaussian mixture: lower bound {model.lower_bound_:.4f} after {model.n_iter_} EM steps"
             f"{'' if model.converged_ else ' (not converged: raise clustering.max_iter)'}")
+
+
+def clustering_points(paths: Mapping[str, str], normalize: bool) -> dict[str, np.ndarray]:
+    """The points a clustering is fitted on, by split (train, test, all), from their files.
+
+    With UMAP, "all" has a file of its own (an embedding fitted on all the codes); without it,
+    "all" is the codes of both splits, and `paths` has only train and test.
+    """
+    points = {split: load_npy(paths[split]) for split in ("train", "test")}
+    points["all"] = load_npy(paths["all"]) if "all" in paths else np.concatenate([points["train"], points["test"]])
+    if normalize:
+        points = {split: normalize_rows(x) for split, x in points.items()}
+    return points
 
 
 def normalize_rows(x: np.ndarray) -> np.ndarray:

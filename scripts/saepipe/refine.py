@@ -19,6 +19,52 @@ from .model import check_finite, epoch_order
 
 log = logging.getLogger(__name__)
 
+
+def move_blocks(clusters: np.ndarray, embedding: np.ndarray, pixels: np.ndarray, n_clusters: int,
+                n_components: int, n_neighbors: int, n_sample: int, seed: int) -> tuple[np.ndarray, list[str]]:
+    """Move whole blocks that a clustering put in the wrong cluster; the moved clusters and one
+    line per move.
+
+    A Gaussian mixture with more components than clusters (`n_components`) splits the embedding
+    finer, so a block of one kind of image inside another's cluster becomes a component of its
+    own. A component is moved, whole, only when it is a minority of its cluster (never a
+    cluster's main body) and the nearest neighbours in pixel space of its images (`n_neighbors`
+    each, for `n_sample` sampled images), outside the component, lie mostly in another cluster.
+    No labels: the pixels are a second view the embedding cannot have bent.
+    """
+    from sklearn.mixture import GaussianMixture
+    from sklearn.neighbors import NearestNeighbors
+
+    if n_components > len(embedding):
+        raise ValueError(f"refine.move_blocks asks for {n_components} mixture components but there are only "
+                         f"{len(embedding)} images: lower components_per_cluster")
+    clusters = np.asarray(clusters, dtype=np.int64)
+    components = GaussianMixture(n_components, covariance_type="full", n_init=3,
+                                 random_state=seed).fit(embedding).predict(embedding)
+    sample = np.random.default_rng(seed).choice(len(pixels), min(n_sample, len(pixels)), replace=False)
+    _, neighbours = NearestNeighbors(n_neighbors=n_neighbors + 1).fit(pixels).kneighbors(pixels[sample])
+    neighbours = neighbours[:, 1:]  # the first is the image itself
+    moved, moves = clusters.copy(), []
+    for component in range(n_components):
+        members = components == component
+        if not members.any():
+            continue
+        home = np.bincount(clusters[members], minlength=n_clusters).argmax()
+        if np.sum(members & (clusters == home)) > 0.5 * np.sum(clusters == home):
+            continue
+        outside = neighbours[members[sample]].ravel()
+        outside = outside[components[outside] != component]
+        if len(outside) == 0:
+            continue
+        votes = np.bincount(clusters[outside], minlength=n_clusters) / len(outside)
+        if votes.argmax() != home:
+            moved[members] = votes.argmax()
+            moves.append(f"moved {int(members.sum())} images from cluster {home} to {votes.argmax()}: "
+                         f"{100 * votes.max():.0f} % of their pixel-space neighbours lie there, "
+                         f"{100 * votes[home]:.0f} % in their own")
+    return moved, moves
+
+
 def confident_mask(clusters: np.ndarray, confidence: np.ndarray, n_clusters: int, share: float) -> np.ndarray:
     """The `share` of each cluster's members with the highest confidence (at least one each).
 
