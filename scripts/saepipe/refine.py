@@ -42,6 +42,7 @@ def move_blocks(clusters: np.ndarray, embedding: np.ndarray, pixels: np.ndarray,
     components = GaussianMixture(n_components, covariance_type="full", n_init=3,
                                  random_state=seed).fit(embedding).predict(embedding)
     sample = np.random.default_rng(seed).choice(len(pixels), min(n_sample, len(pixels)), replace=False)
+    n_neighbors = min(n_neighbors, len(pixels) - 1)  # a tiny dataset has fewer
     _, neighbours = NearestNeighbors(n_neighbors=n_neighbors + 1).fit(pixels).kneighbors(pixels[sample])
     neighbours = neighbours[:, 1:]  # the first is the image itself
     moved, moves = clusters.copy(), []
