@@ -29,7 +29,8 @@ def move_blocks(clusters: np.ndarray, embedding: np.ndarray, pixels: np.ndarray,
     finer, so a block of one kind of image inside another's cluster becomes a component of its
     own. A component is moved, whole, only when it is a minority of its cluster (never a
     cluster's main body) and the nearest neighbours in pixel space of its images (`n_neighbors`
-    each, for `n_sample` sampled images), outside the component, lie mostly in another cluster.
+    each, for `n_sample` sampled images), outside the component, lie mostly (over half) in one
+    other cluster.
     No labels: the pixels are a second view the embedding cannot have bent.
     """
     from sklearn.mixture import GaussianMixture
@@ -58,10 +59,11 @@ def move_blocks(clusters: np.ndarray, embedding: np.ndarray, pixels: np.ndarray,
         if len(outside) == 0:
             continue
         votes = np.bincount(clusters[outside], minlength=n_clusters) / len(outside)
-        if votes.argmax() != home:
-            moved[members] = votes.argmax()
-            moves.append(f"moved {int(members.sum())} images from cluster {home} to {votes.argmax()}: "
-                         f"{100 * votes.max():.0f} % of their pixel-space neighbours lie there, "
+        target = int(votes.argmax())
+        if target != home and votes[target] > 0.5:  # most of them, not merely more than at home
+            moved[members] = target
+            moves.append(f"moved {int(members.sum())} images from cluster {home} to {target}: "
+                         f"{100 * votes[target]:.0f} % of their pixel-space neighbours lie there, "
                          f"{100 * votes[home]:.0f} % in their own")
     return moved, moves
 
