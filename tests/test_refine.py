@@ -137,3 +137,22 @@ def test_more_mixture_components_than_images_is_a_clear_error():
 
     with pytest.raises(ValueError, match="refine.move_blocks asks for 8 mixture components but there are only 6"):
         move_blocks(np.zeros(6, dtype=int), np.zeros((6, 2)), np.zeros((6, 4)), 4, 8, 2, 6, 0)
+
+
+def test_a_block_whose_neighbours_are_split_between_clusters_stays_where_it_is():
+    """A block of mixed images (20 each of classes 0, 2 and 3) that the embedding puts inside
+    class 1's cluster: its pixel neighbours vote about a third for each, a plurality but no
+    majority, so it is not moved."""
+    from saepipe.refine import move_blocks
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1, 2, 3], 150)
+    block = np.concatenate([np.flatnonzero(labels == c)[:20] for c in (0, 2, 3)])
+    pixels = tiny_images(labels, seed=1).reshape(len(labels), -1).astype(np.float32) / 255.0
+    centres = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0], [10.0, 10.0]])
+    embedding = centres[labels] + rng.normal(0, 0.5, (len(labels), 2))
+    embedding[block] = [10.0, 4.0] + rng.normal(0, 0.3, (len(block), 2))
+    clusters = labels.copy()
+    clusters[block] = 1
+    moved, moves = move_blocks(clusters, embedding, pixels, 4, n_components=6, n_neighbors=5, n_sample=600, seed=0)
+    assert moves == [] and (moved == clusters).all()
