@@ -10,8 +10,7 @@ from saepipe.logs import logged_step
 
 with logged_step(snakemake.log[0]) as log, threadpool_limits(snakemake.threads):
     settings, seed, inputs = snakemake.params.clustering, snakemake.params.seed, snakemake.input
-    points = clustering_points({split: inputs[split] for split in ("train", "test", "all") if split in inputs.keys()},
-                               settings["normalize"])
+    points = clustering_points(inputs, settings["normalize"])
 
     def fit(x):
         return fit_clusters(x, settings["method"], settings["n_clusters"], settings["n_init"],

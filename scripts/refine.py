@@ -31,14 +31,13 @@ with logged_step(snakemake.log[0], native_stderr_to_log=True) as log:
               (("train", train), ("test", test))}
     images["all"] = np.concatenate([images["train"], images["test"]])
     before = {split: load_npy(inputs[f"{split}_clusters"]) for split in ("train", "all")}
+    # The rule passes the clustering's points (points_<split>) only when move_blocks is on.
+    points = clustering_points(inputs, snakemake.params.normalize, prefix="points_")
     blocks = settings["move_blocks"]
-    if blocks["components_per_cluster"]:
-        points = clustering_points({split: inputs[f"points_{split}"] for split in ("train", "test", "all")
-                                    if f"points_{split}" in inputs.keys()}, snakemake.params.normalize)
 
     def moved_blocks(split: str) -> np.ndarray:
         """The clustering of `split` with its misplaced blocks moved (refine.move_blocks)."""
-        if not blocks["components_per_cluster"]:
+        if not points:
             return before[split]
         components = max(1, round(blocks["components_per_cluster"] * n_clusters))
         log.info("%s: looking for misplaced blocks among %d mixture components", split, components)

@@ -69,3 +69,12 @@ def test_the_clustered_points_of_all_are_its_own_file_or_else_both_splits(tmp_pa
     np.testing.assert_array_equal(points["all"], np.concatenate([train, test]))
     points = clustering_points({**paths, "all": str(tmp_path / "all.npy")}, normalize=True)
     np.testing.assert_allclose(points["all"], np.full((5, 2), 2 ** -0.5))
+
+
+def test_the_clustered_points_are_read_by_their_input_names_and_absent_ones_give_nothing(tmp_path):
+    np.save(tmp_path / "codes.npy", np.ones((3, 2)))
+    inputs = {"images": "elsewhere.npz", "points_train": str(tmp_path / "codes.npy"),
+              "points_test": str(tmp_path / "codes.npy")}
+    points = clustering_points(inputs, normalize=False, prefix="points_")
+    assert sorted(points) == ["all", "test", "train"] and points["all"].shape == (6, 2)
+    assert clustering_points({"images": "elsewhere.npz"}, normalize=False, prefix="points_") == {}

@@ -69,14 +69,18 @@ def describe(model) -> str:
             f"{'' if model.converged_ else ' (not converged: raise clustering.max_iter)'}")
 
 
-def clustering_points(paths: Mapping[str, str], normalize: bool) -> dict[str, np.ndarray]:
-    """The points a clustering is fitted on, by split (train, test, all), from their files.
+def clustering_points(inputs: Mapping[str, str], normalize: bool, prefix: str = "") -> dict[str, np.ndarray]:
+    """The points a clustering is fitted on, by split (train, test, all), from the files named
+    `<prefix><split>` in `inputs` (a rule's input, or any mapping); empty when it names none.
 
     With UMAP, "all" has a file of its own (an embedding fitted on all the codes); without it,
-    "all" is the codes of both splits, and `paths` has only train and test.
+    "all" is the codes of both splits, and `inputs` names only train and test.
     """
-    points = {split: load_npy(paths[split]) for split in ("train", "test")}
-    points["all"] = load_npy(paths["all"]) if "all" in paths else np.concatenate([points["train"], points["test"]])
+    given = {split: inputs[prefix + split] for split in ("train", "test", "all") if prefix + split in inputs.keys()}
+    if not given:
+        return {}
+    points = {split: load_npy(given[split]) for split in ("train", "test")}
+    points["all"] = load_npy(given["all"]) if "all" in given else np.concatenate([points["train"], points["test"]])
     if normalize:
         points = {split: normalize_rows(x) for split, x in points.items()}
     return points
