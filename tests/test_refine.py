@@ -5,9 +5,9 @@ import pytest
 
 from conftest import N_CLASSES, tiny_images
 from saepipe.metrics import hungarian_mapping, mapped_accuracy
-from saepipe.refine import change_warnings, changes, confident_mask
+from saepipe.refine import best_epochs, change_warnings, changes, confident_mask
 
-SETTINGS = {"confident_share": 1.0, "rounds": 1, "epochs": 8, "patience": 2, "validation_fraction": 0.1,
+SETTINGS = {"confident_share": 1.0, "rounds": 1, "epochs": 8, "patience": 2, "snapshots": 3, "validation_fraction": 0.1,
             "batch_size": 32, "learning_rate": 0.002, "augment": {"shift": 0.1, "rotation": 0.05, "zoom": 0.1},
             "warn_changed": 0.2}
 
@@ -28,6 +28,11 @@ def test_the_confident_share_is_taken_from_each_cluster_most_confident_first():
 def test_ties_in_confidence_are_broken_by_position():
     mask = confident_mask(np.zeros(4, dtype=int), np.ones(4), 1, 0.5)
     assert mask.tolist() == [True, True, False, False]
+
+
+def test_the_snapshots_are_the_epochs_with_the_lowest_held_out_loss_best_first():
+    assert best_epochs([0.5, 0.3, 0.4, 0.3, 0.6], 3) == [1, 3, 2]  # a tie: the earlier epoch first
+    assert best_epochs([0.5, 0.3], 3) == [1, 0]  # fewer epochs than snapshots: all of them
 
 
 def test_changes_reports_the_changed_share_and_emptied_clusters():
@@ -101,9 +106,23 @@ def test_the_classifier_trains_to_the_same_weights_for_a_seed(separable):
     weights = []
     for _ in range(2):
         seed_everything(3, threads=2)
-        classifier = fit_classifier(images[:200], clusters[:200], N_CLASSES, {**SETTINGS, "epochs": 2}, seed=3)
-        weights.append(b"".join(w.tobytes() for w in classifier.get_weights()))
+        _, snapshots = fit_classifier(images[:200], clusters[:200], N_CLASSES, {**SETTINGS, "epochs": 2}, seed=3)
+        weights.append(b"".join(w.tobytes() for snapshot in snapshots for w in snapshot))
     assert weights[0] == weights[1]
+
+
+def test_images_are_placed_by_the_mean_of_the_snapshots_probabilities(separable):
+    from saepipe.model import seed_everything
+    from saepipe.refine import fit_classifier, predict
+
+    images, _, clusters, _ = separable
+    seed_everything(3, threads=2)
+    classifier, snapshots = fit_classifier(images[:200], clusters[:200], N_CLASSES,
+                                           {**SETTINGS, "epochs": 3, "patience": 3, "snapshots": 2}, seed=3)
+    assert len(snapshots) == 2
+    alone = [predict(classifier, [weights], images[200:]) for weights in snapshots]
+    assert not np.allclose(alone[0], alone[1])  # two epochs' classifiers, not one twice
+    np.testing.assert_allclose(predict(classifier, snapshots, images[200:]), (alone[0] + alone[1]) / 2, rtol=1e-5)
 
 
 def test_a_block_of_one_class_inside_another_cluster_is_moved_whole_to_its_own():

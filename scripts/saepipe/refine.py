@@ -118,10 +118,17 @@ def labelled_batches(x: Any, y: Any, order: np.ndarray, batch_size: int) -> Any:
     return indices.map(lambda idx: (tf.gather(x, idx), tf.gather(y, idx)), num_parallel_calls=1).prefetch(2)
 
 
+def best_epochs(losses: list[float], count: int) -> list[int]:
+    """The `count` epochs (0-based) with the lowest held-out loss, best first; ties go to the
+    earlier epoch."""
+    return sorted(range(len(losses)), key=lambda epoch: (losses[epoch], epoch))[:count]
+
+
 def fit_classifier(images: np.ndarray, targets: np.ndarray, n_clusters: int, settings: dict[str, Any],
-                   seed: int) -> keras.Model:
-    """Train on (images, cluster ids); early-stop on a held-out share of them; the best epoch's
-    weights. One progress line per epoch."""
+                   seed: int) -> tuple[keras.Model, list[list[np.ndarray]]]:
+    """Train on (images, cluster ids); early-stop on a held-out share of them. The classifier and
+    the weights of its `settings["snapshots"]` best epochs by held-out loss, best first (`predict`
+    puts them in the classifier in turn). One progress line per epoch."""
     import tensorflow as tf
 
     held_out = validation_mask(len(images), settings["validation_fraction"], seed)
@@ -130,7 +137,7 @@ def fit_classifier(images: np.ndarray, targets: np.ndarray, n_clusters: int, set
                        loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     x, y = tf.convert_to_tensor(images[~held_out]), tf.convert_to_tensor(targets[~held_out])
     validation = tf.data.Dataset.from_tensor_slices((images[held_out], targets[held_out])).batch(1024)
-    best, best_loss, waited = classifier.get_weights(), np.inf, 0
+    weights, losses, waited = [], [], 0
     for epoch in range(settings["epochs"]):
         fitted = classifier.fit(labelled_batches(x, y, epoch_order(seed, epoch, len(x)), settings["batch_size"]),
                                 validation_data=validation, epochs=1, shuffle=False, verbose=0)
@@ -138,20 +145,27 @@ def fit_classifier(images: np.ndarray, targets: np.ndarray, n_clusters: int, set
         check_finite(logs["loss"], epoch)
         log.info("classifier epoch %d/%d %s", epoch + 1, settings["epochs"],
                  " ".join(f"{k}={v:.4f}" for k, v in sorted(logs.items())))
-        if logs["val_loss"] < best_loss:
-            best, best_loss, waited = classifier.get_weights(), logs["val_loss"], 0
-        else:
-            waited += 1
-            if waited >= settings["patience"]:
-                log.info("held-out loss not better for %d epochs: keeping epoch %d", waited, epoch + 1 - waited)
-                break
-    classifier.set_weights(best)
-    return classifier
+        waited = 0 if not losses or logs["val_loss"] < min(losses) else waited + 1
+        weights.append(classifier.get_weights())
+        losses.append(logs["val_loss"])
+        if waited and waited >= settings["patience"]:
+            log.info("held-out loss not better for %d epochs: stopping", waited)
+            break
+    kept = best_epochs(losses, settings["snapshots"])
+    log.info("placing images with the average of epoch(s) %s, the lowest held-out loss first",
+             ", ".join(str(epoch + 1) for epoch in kept))
+    return classifier, [weights[epoch] for epoch in kept]
 
 
-def predict(classifier: keras.Model, images: np.ndarray) -> np.ndarray:
-    """Class probabilities, (N, n_clusters)."""
-    return classifier.predict(images, batch_size=1024, verbose=0)
+def predict(classifier: keras.Model, snapshots: list[list[np.ndarray]], images: np.ndarray) -> np.ndarray:
+    """Class probabilities, (N, n_clusters): the mean over the classifier's snapshots' weights.
+
+    Epochs near the best err on different border images; their average errs on fewer."""
+    total = 0
+    for weights in snapshots:
+        classifier.set_weights(weights)
+        total = total + classifier.predict(images, batch_size=1024, verbose=0)
+    return total / len(snapshots)
 
 
 def self_label(images: np.ndarray, clusters: np.ndarray, confidence: np.ndarray, n_clusters: int,
@@ -170,10 +184,10 @@ def self_label(images: np.ndarray, clusters: np.ndarray, confidence: np.ndarray,
             first_mask = mask
         log.info("round %d/%d: training on %d of %d images (%.1f %%)", round_ + 1, settings["rounds"],
                  int(mask.sum()), len(mask), 100 * mask.mean())
-        classifier = fit_classifier(images[mask], targets[mask], n_clusters, settings, seed + round_)
-        probabilities = predict(classifier, images)
+        classifier, snapshots = fit_classifier(images[mask], targets[mask], n_clusters, settings, seed + round_)
+        probabilities = predict(classifier, snapshots, images)
         targets, scores = probabilities.argmax(axis=1).astype(np.int64), probabilities.max(axis=1)
-    placed = [predict(classifier, x).argmax(axis=1).astype(np.int64) for x in others]
+    placed = [predict(classifier, snapshots, x).argmax(axis=1).astype(np.int64) for x in others]
     return targets, placed, first_mask
 
 
