@@ -3,11 +3,12 @@
 import gzip
 import os
 import subprocess
+import sys
 
 import pandas as pd
 import pytest
 
-from conftest import model_dirs, place_raw_files, planned_rules, snakemake, the_model_dir, tiny_config, write_config
+from conftest import REPO, model_dirs, place_raw_files, planned_rules, snakemake, the_model_dir, tiny_config, write_config
 from saepipe import checkpoint
 
 
@@ -170,3 +171,33 @@ def test_a_full_disk_stops_training_saying_so_keeps_only_whole_files_and_the_rer
     snakemake(tmp_path, "--cores", "2", "--until", "train")
     history = pd.read_csv(model_dir / "history.csv")
     assert list(history["epoch"]) == list(range(1, 7))
+
+
+SWALLOWED_SIGTERM = """
+import os, signal, sys, time
+from saepipe.atomic import atomic_path
+from saepipe.logs import logged_step
+
+with logged_step(sys.argv[1]):
+    with atomic_path(sys.argv[2]) as tmp:
+        tmp.write_text("half")
+        try:  # as a library's bare `except:` would, wherever the signal's exception lands
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.5)
+        except BaseException:
+            pass
+        time.sleep(20)  # the step runs on
+    print("ran to the end")
+"""
+
+
+def test_a_sigterm_whose_exception_a_library_swallows_still_stops_the_step(tmp_path):
+    """The SIGTERM handler raises SystemExit wherever the main thread is; when library code with a
+    bare `except:` swallows it, it is raised again, and the step stops within seconds, its
+    temporary file removed, instead of running to its end."""
+    log, output = tmp_path / "step.log", tmp_path / "out.txt"
+    result = subprocess.run([sys.executable, "-c", SWALLOWED_SIGTERM, str(log), str(output)], capture_output=True,
+                            text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(REPO / "scripts")})
+    assert result.returncode != 0 and "ran to the end" not in result.stdout
+    assert "interrupted (stopped by signal SIGTERM)" in log.read_text()
+    assert list(tmp_path.iterdir()) == [log]  # nothing half-written under any name

@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 from typing import Iterator
 
 log = logging.getLogger("saepipe")
@@ -18,8 +19,23 @@ class StepError(Exception):
     step logs it as one line and exits, with no traceback."""
 
 
+# Set once a SIGTERM has reached the step, and once the step has ended.
+_sigterm_received, _step_ended = threading.Event(), threading.Event()
+
+
 def _raise_on_sigterm(signum: int, frame: object) -> None:
+    if not _sigterm_received.is_set():
+        _sigterm_received.set()
+        threading.Thread(target=_repeat_sigterm, args=(signum,), daemon=True).start()
     raise SystemExit(f"stopped by signal {signal.Signals(signum).name}")
+
+
+def _repeat_sigterm(signum: int, every: float = 1.0) -> None:
+    """Raise the signal's exception in the main thread again each `every` seconds until the step
+    has ended: the exception lands wherever the main thread is, a library's bare `except:` there
+    (Keras and TensorFlow have some) swallows it, and the step would otherwise run on to its end."""
+    while not _step_ended.wait(every):
+        signal.pthread_kill(threading.main_thread().ident, signum)  # a real signal: it ends a sleep too
 
 
 @contextlib.contextmanager
@@ -69,6 +85,8 @@ def logged_step(log_path: str | os.PathLike, native_stderr_to_log: bool = False)
         logging.captureWarnings(True)
         # SLURM (at a time limit) and `kill` send SIGTERM: turn it into an exception, so temporary
         # files are removed on the way out as they are on an error or Ctrl-C.
+        _sigterm_received.clear()
+        _step_ended.clear()
         signal.signal(signal.SIGTERM, _raise_on_sigterm)
         try:
             yield log
@@ -82,6 +100,7 @@ def logged_step(log_path: str | os.PathLike, native_stderr_to_log: bool = False)
             log.error("interrupted (%s); a rerun resumes or restarts this step", err or "SIGINT")
             raise
         finally:
+            _step_ended.set()
             root.removeHandler(handler)
             root.removeHandler(console)
             handler.close()
