@@ -36,6 +36,12 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 TRAIN_THREADS = 4  # rules/train.smk; a job gets no more than --cores
+
+
+def train_job_threads(cores: int) -> int:
+    """The threads a train job runs with: its rule's, capped by --cores, and by the CPUs, as
+    scripts/train.py caps them (--cores 4 on a 2-core machine: 2, not 4)."""
+    return min(cores, TRAIN_THREADS, os.cpu_count() or 1)
 METRICS = [("test_accuracy_majority", "test acc (majority)"), ("test_accuracy_hungarian", "test acc (Hungarian)"),
            ("train_accuracy_majority", "train acc (majority)"), ("test_nmi", "test NMI"),
            ("all_accuracy_hungarian", "all 70k: Hungarian acc"), ("all_nmi", "all 70k: NMI"),
@@ -209,7 +215,7 @@ def main() -> None:
     jobs = job_benchmarks(workdir, dataset)  # the whole run's jobs, before any rerun below
     timings.update(core_use(jobs, timings["whole run s"]))
     # measured now, with the machine to itself, as the train jobs had it
-    threads = min(args.cores, TRAIN_THREADS)
+    threads = train_job_threads(args.cores)
     peak = matmul_peak(threads)
     rates = training_rates(workdir, dataset, jobs)
     timings["report s"] = snakemake(workdir, args.cores, "--report", str(workdir / "report.html"))
