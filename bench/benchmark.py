@@ -36,16 +36,16 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 TRAIN_THREADS = 4  # rules/train.smk; a job gets no more than --cores
+METRICS = [("test_accuracy_majority", "test acc (majority)"), ("test_accuracy_hungarian", "test acc (Hungarian)"),
+           ("train_accuracy_majority", "train acc (majority)"), ("test_nmi", "test NMI"),
+           ("all_accuracy_hungarian", "all 70k: Hungarian acc"), ("all_nmi", "all 70k: NMI"),
+           ("all_ari", "all 70k: ARI"), ("test_reconstruction_mse", "test MSE")]
 
 
 def train_job_threads(cores: int) -> int:
     """The threads a train job runs with: its rule's, capped by --cores, and by the CPUs, as
     scripts/train.py caps them (--cores 4 on a 2-core machine: 2, not 4)."""
     return min(cores, TRAIN_THREADS, os.cpu_count() or 1)
-METRICS = [("test_accuracy_majority", "test acc (majority)"), ("test_accuracy_hungarian", "test acc (Hungarian)"),
-           ("train_accuracy_majority", "train acc (majority)"), ("test_nmi", "test NMI"),
-           ("all_accuracy_hungarian", "all 70k: Hungarian acc"), ("all_nmi", "all 70k: NMI"),
-           ("all_ari", "all 70k: ARI"), ("test_reconstruction_mse", "test MSE")]
 
 
 def snakemake(workdir: Path, cores: int, *args: str) -> float:
