@@ -326,7 +326,7 @@ def summary_rows():
         source = RUN.format(experiment=clustering_source(name), seed=seed)
         steps = {"train": model, "embed": model, "cluster": source, "evaluate": run}
         if uses_umap(name):
-            steps["manifold"] = source
+            steps["manifold"] = steps["manifold_all"] = source
         if refines(name):
             steps["refine"] = run
         rows.append(

@@ -1,4 +1,6 @@
-# Only for experiments with manifold.method umap; the others cluster the codes directly.
+# Only for experiments with manifold.method umap; the others cluster the codes directly. The two
+# protocols' UMAPs are independent fits, each on one thread, so they are two jobs that run side
+# by side (on a cluster, two one-CPU jobs).
 rule manifold:
     input:
         train=model_path("embeddings", "train.npy"),
@@ -7,8 +9,6 @@ rule manifold:
     output:
         train=results(RUN, "manifold", "train.npy"),
         test=results(RUN, "manifold", "test.npy"),
-        # Fitted on train and test together: the literature's protocol.
-        all=results(RUN, "manifold", "all.npy"),
     log:
         log_file(RUN, "manifold"),
     benchmark:
@@ -21,9 +21,37 @@ rule manifold:
         mem_mb=3000,
         runtime=30,
     params:
+        protocol="train_test",
         manifold=lambda wildcards: canonical(experiment(wildcards)["manifold"]),
         seed=lambda wildcards: int(wildcards.seed),
         # Compiled once, loaded by every later job (on a cluster, from any node).
+        compile_cache=".snakemake/numba-cache",
+    script:
+        "../scripts/manifold.py"
+
+
+# Fitted on train and test together: the literature's protocol.
+rule manifold_all:
+    input:
+        train=model_path("embeddings", "train.npy"),
+        test=model_path("embeddings", "test.npy"),
+        code=library("atomic", "data", "manifold"),
+    output:
+        all=results(RUN, "manifold", "all.npy"),
+    log:
+        log_file(RUN, "manifold_all"),
+    benchmark:
+        benchmark_file(RUN, "manifold_all")
+    conda:
+        "../envs/umap.yaml"
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=30,
+    params:
+        protocol="all",
+        manifold=lambda wildcards: canonical(experiment(wildcards)["manifold"]),
+        seed=lambda wildcards: int(wildcards.seed),
         compile_cache=".snakemake/numba-cache",
     script:
         "../scripts/manifold.py"

@@ -24,7 +24,7 @@ def test_the_shipped_config_is_valid_and_plans_every_experiment_and_seed(tmp_pat
     assert planned["cluster"] == len(own) * seeds
     assert planned["evaluate"] == runs
     assert planned["refine"] == len(refining) * seeds
-    assert planned["manifold"] == len(with_umap) * seeds
+    assert planned["manifold"] == planned["manifold_all"] == len(with_umap) * seeds
     # figures for each experiment's first seed
     assert planned["plot_embedding_map"] == planned["decode_centroids"] == len(shipped["run"])
     for rule in ("download", "preprocess", "summary", "plot_comparison", "all"):

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from conftest import model_dirs, planned_rules, run_dir, snakemake, tiny_config, write_config
+from saepipe.manifold import cache_compiled_code, fit_umap
 
 EXPERIMENTS = {
     "ae": {},
@@ -38,20 +39,38 @@ def test_experiments_with_the_same_model_settings_train_one_model_per_seed(grid)
     assert planned["train"] == planned["embed"] == len(SEEDS)
     assert planned["evaluate"] == len(EXPERIMENTS) * len(SEEDS)
     assert planned["cluster"] == len(CLUSTERED) * len(SEEDS)
-    assert planned["manifold"] == len(SEEDS)
+    assert planned["manifold"] == planned["manifold_all"] == len(SEEDS)
     assert all(len(model_dirs(workdir, seed)) == 1 for seed in SEEDS)
 
 
-def test_the_manifold_step_embeds_train_test_and_all(grid):
+def test_the_manifold_steps_embed_train_test_and_all(grid):
     workdir, _ = grid
     folder = run_dir(workdir, "umap", 1) / "manifold"
     shapes = {split: np.load(folder / f"{split}.npy").shape for split in ("train", "test", "all")}
     assert shapes == {"train": (320, 3), "test": (80, 3), "all": (400, 3)}
-    log = (workdir / "logs" / "tiny" / "umap" / "seed1" / "manifold.log").read_text()
-    for step in ("UMAP 1/3", "UMAP 2/3", "UMAP 3/3", "UMAP done"):
+    logs = workdir / "logs" / "tiny" / "umap" / "seed1"
+    log = (logs / "manifold.log").read_text()
+    for step in ("UMAP 1/2: fitting 320 train codes", "UMAP 2/2: transforming 80 test codes", "UMAP done"):
         assert step in log
+    log = (logs / "manifold_all.log").read_text()
+    assert "UMAP: fitting all 400 codes" in log and "UMAP done" in log
     cluster_log = (workdir / "logs" / "tiny" / "umap" / "seed1" / "cluster.log").read_text()
     assert "Gaussian mixture" in cluster_log
+
+
+def test_the_two_manifold_jobs_give_what_one_process_fitting_both_gives(grid):
+    """The protocols' UMAPs run as two jobs side by side: each is the same seeded fit as when one
+    process ran them one after the other (the train fit, its transform of test, then all)."""
+    workdir, _ = grid
+    cache_compiled_code(workdir / ".snakemake" / "numba-cache")  # compiled by the workflow's jobs
+    codes = [np.load(model_dirs(workdir, 1)[0] / "embeddings" / f"{split}.npy") for split in ("train", "test")]
+    options = dict(n_components=3, n_neighbors=10, min_dist=0.0, metric="euclidean", seed=1)
+    reducer = fit_umap(codes[0], **options)
+    expected = {"train": reducer.embedding_, "test": reducer.transform(codes[1]),
+                "all": fit_umap(np.concatenate(codes), **options).embedding_}
+    folder = run_dir(workdir, "umap", 1) / "manifold"
+    for split, embedding in expected.items():
+        assert np.load(folder / f"{split}.npy").tobytes() == embedding.astype(np.float32).tobytes(), split
 
 
 def test_a_refining_experiment_reuses_the_clustering_it_refines(grid):
@@ -88,7 +107,8 @@ def test_the_summary_has_a_row_per_experiment_and_seed(grid):
     assert summary.groupby("seed")["model"].nunique().tolist() == [1, 1]  # shared per seed
     assert summary.set_index("experiment").loc["umap", "manifold"].tolist() == ["umap", "umap"]
     assert summary.set_index("experiment").loc["umap", "clustering"].tolist() == ["gmm", "gmm"]
-    assert summary["seconds_manifold"].isna().tolist() == [True, True, False, False, False, False]
+    for step in ("manifold", "manifold_all"):
+        assert summary[f"seconds_{step}"].isna().tolist() == [True, True, False, False, False, False]
     assert summary["seconds_refine"].isna().tolist() == [True] * 4 + [False, False]
     assert summary.set_index("experiment").loc["self", "refine"].tolist() == ["selflabel"] * 2
     # a refined run keeps its clustering's scores beside its own
