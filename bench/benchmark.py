@@ -16,6 +16,7 @@ per CPU second against the peak per thread (how well the cores the job got were 
     python bench/benchmark.py                                  # default, seeds 0 1 2
     python bench/benchmark.py --experiments n2d default --seeds 0 1 2 --cores 2
     python bench/benchmark.py --mirror https://ossci-datasets.s3.amazonaws.com/mnist/
+    python bench/benchmark.py --experiments default seed n2d n2d-self --train-threads 2   # as make run, 2 CPUs
 """
 
 from __future__ import annotations
@@ -42,17 +43,22 @@ METRICS = [("test_accuracy_majority", "test acc (majority)"), ("test_accuracy_hu
            ("all_ari", "all 70k: ARI"), ("test_reconstruction_mse", "test MSE")]
 
 
-def train_job_threads(cores: int) -> int:
-    """The threads a train job runs with: its rule's, capped by --cores, and by the CPUs, as
-    scripts/train.py caps them (--cores 4 on a 2-core machine: 2, not 4)."""
-    return min(cores, TRAIN_THREADS, os.cpu_count() or 1)
+def train_job_threads(cores: int, train_threads: int = TRAIN_THREADS) -> int:
+    """The threads a train job runs with: its rule's (or --set-threads'), capped by --cores, and
+    by the CPUs, as scripts/train.py caps them (--cores 4 on a 2-core machine: 2, not 4)."""
+    return min(cores, train_threads, os.cpu_count() or 1)
 
 
-def snakemake(workdir: Path, cores: int, *args: str) -> float:
-    """Run snakemake in `workdir`; return its wall time in seconds."""
+def run_options(cores: int, train_threads: int) -> list[str]:
+    """How snakemake runs the workflow: its cores, and train's threads where not the rule's."""
+    threads = ["--set-threads", f"train={train_threads}"] if train_threads != TRAIN_THREADS else []
+    return ["--cores", str(cores), *threads]
+
+
+def snakemake(workdir: Path, options: list[str], *args: str) -> float:
+    """Run snakemake in `workdir` with `options` (run_options); return its wall time in seconds."""
     command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-               "--directory", str(workdir), "--configfile", str(workdir / "config.yaml"),
-               "--cores", str(cores), *args]
+               "--directory", str(workdir), "--configfile", str(workdir / "config.yaml"), *options, *args]
     started = time.perf_counter()
     result = subprocess.run(command, capture_output=True, text=True)
     elapsed = time.perf_counter() - started
@@ -61,7 +67,7 @@ def snakemake(workdir: Path, cores: int, *args: str) -> float:
     return elapsed
 
 
-def kmeans_change(workdir: Path, cores: int, config: dict, experiment: str) -> dict:
+def kmeans_change(workdir: Path, options: list[str], config: dict, experiment: str) -> dict:
     """Time a new n_init for one KMeans experiment: to fresh metrics, then (another value) to all
     outputs. Rerunning the first value to all outputs would skip the figures: Snakemake does not
     rerun a job whose newer input has unchanged content, and n_init rarely changes it."""
@@ -71,8 +77,8 @@ def kmeans_change(workdir: Path, cores: int, config: dict, experiment: str) -> d
         return "experiments=" + json.dumps({experiment: {"clustering": {"n_init": value}}})
 
     return {
-        "metrics_s": snakemake(workdir, cores, "--until", "evaluate", "--config", override(n_init + 1)),
-        "all_s": snakemake(workdir, cores, "--config", override(n_init + 2)),
+        "metrics_s": snakemake(workdir, options, "--until", "evaluate", "--config", override(n_init + 1)),
+        "all_s": snakemake(workdir, options, "--config", override(n_init + 2)),
     }
 
 
@@ -199,6 +205,8 @@ def main() -> None:
     parser.add_argument("--mirror", default=str(REPO / "resources" / "mnist"),
                         help="where to download MNIST from (default: the shipped copy)")
     parser.add_argument("--cores", type=int, default=4)
+    parser.add_argument("--train-threads", type=int, default=TRAIN_THREADS,
+                        help="a train job's threads (snakemake --set-threads train=N; make run gives the CPUs, 2 to 4)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary workdir")
     parser.add_argument("--json", type=Path, help="also write the summary rows and timings as JSON here")
     args = parser.parse_args()
@@ -209,23 +217,25 @@ def main() -> None:
     config["dataset"]["mirrors"] = [args.mirror]
     (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     dataset = config["dataset"]["name"]
-    print(f"running {', '.join(args.experiments)} x seeds {args.seeds} in {workdir} ...", flush=True)
+    options = run_options(args.cores, args.train_threads)
+    print(f"running {', '.join(args.experiments)} x seeds {args.seeds} in {workdir}: snakemake {' '.join(options)} ...",
+          flush=True)
 
-    timings = {"whole run s": snakemake(workdir, args.cores)}
+    timings = {"whole run s": snakemake(workdir, options)}
     jobs = job_benchmarks(workdir, dataset)  # the whole run's jobs, before any rerun below
     timings.update(core_use(jobs, timings["whole run s"]))
     # measured now, with the machine to itself, as the train jobs had it
-    threads = train_job_threads(args.cores)
+    threads = train_job_threads(args.cores, args.train_threads)
     peak = matmul_peak(threads)
     rates = training_rates(workdir, dataset, jobs)
-    timings["report s"] = snakemake(workdir, args.cores, "--report", str(workdir / "report.html"))
-    timings["no-change rerun s"] = snakemake(workdir, args.cores)
+    timings["report s"] = snakemake(workdir, options, "--report", str(workdir / "report.html"))
+    timings["no-change rerun s"] = snakemake(workdir, options)
     summary = pd.read_csv(workdir / "results" / dataset / "summary.csv")
     memory = peak_memory(jobs)
     kmeans = [name for name in args.experiments
               if config["experiments"][name].get("clustering", {}).get("method", config["clustering"]["method"]) == "kmeans"]
     if kmeans:
-        change = kmeans_change(workdir, args.cores, config, kmeans[0])
+        change = kmeans_change(workdir, options, config, kmeans[0])
         timings[f"new n_init ({kmeans[0]}): metrics s"] = change["metrics_s"]
         timings["  / whole run"] = change["metrics_s"] / timings["whole run s"]
         timings[f"new n_init ({kmeans[0]}): all s"] = change["all_s"]

@@ -15,3 +15,14 @@ def test_the_peak_is_measured_with_the_threads_a_train_job_gets(monkeypatch, cor
     # --cores 4 on a 2-core machine: train.py runs 2 threads, so the peak per thread is the 2-thread one
     monkeypatch.setattr(benchmark.os, "cpu_count", lambda: cpus)
     assert benchmark.train_job_threads(cores) == expected
+
+
+@pytest.mark.parametrize(("cores", "train_threads", "cpus", "expected"), [(4, 2, 2, 2), (4, 2, 8, 2), (4, 3, 8, 3)])
+def test_the_peak_follows_the_threads_given_to_train(monkeypatch, cores, train_threads, cpus, expected):
+    monkeypatch.setattr(benchmark.os, "cpu_count", lambda: cpus)
+    assert benchmark.train_job_threads(cores, train_threads) == expected
+
+
+def test_train_threads_other_than_the_rules_are_passed_to_snakemake():
+    assert benchmark.run_options(4, benchmark.TRAIN_THREADS) == ["--cores", "4"]
+    assert benchmark.run_options(4, 2) == ["--cores", "4", "--set-threads", "train=2"]
