@@ -21,7 +21,6 @@ rule manifold:
         mem_mb=3000,
         runtime=30,
     params:
-        protocol="train_test",
         manifold=lambda wildcards: canonical(experiment(wildcards)["manifold"]),
         seed=lambda wildcards: int(wildcards.seed),
         # Compiled once, loaded by every later job (on a cluster, from any node).
@@ -30,28 +29,12 @@ rule manifold:
         "../scripts/manifold.py"
 
 
-# Fitted on train and test together: the literature's protocol.
-rule manifold_all:
-    input:
-        train=model_path("embeddings", "train.npy"),
-        test=model_path("embeddings", "test.npy"),
-        code=library("atomic", "data", "manifold"),
+# Fitted on train and test together: the literature's protocol. The same step, but for its
+# output (which tells scripts/manifold.py the protocol), log and benchmark.
+use rule manifold as manifold_all with:
     output:
         all=results(RUN, "manifold", "all.npy"),
     log:
         log_file(RUN, "manifold_all"),
     benchmark:
         benchmark_file(RUN, "manifold_all")
-    conda:
-        "../envs/umap.yaml"
-    threads: 1
-    resources:
-        mem_mb=3000,
-        runtime=30,
-    params:
-        protocol="all",
-        manifold=lambda wildcards: canonical(experiment(wildcards)["manifold"]),
-        seed=lambda wildcards: int(wildcards.seed),
-        compile_cache=".snakemake/numba-cache",
-    script:
-        "../scripts/manifold.py"

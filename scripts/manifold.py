@@ -40,5 +40,6 @@ with logged_step(snakemake.log[0]) as log, threadpool_limits(snakemake.threads):
              cache_compiled_code(snakemake.params.compile_cache))
     options = {key: snakemake.params.manifold[key] for key in OPTIONS}
     codes = load_npy(snakemake.input.train), load_npy(snakemake.input.test)
-    protocol = {"train_test": map_train_and_test, "all": map_all}[snakemake.params.protocol]
+    # rule manifold_all is rule manifold with the one output `all`
+    protocol = map_all if "all" in snakemake.output.keys() else map_train_and_test
     protocol(*codes, options, snakemake.params.seed, log, snakemake.output)

@@ -103,8 +103,7 @@ RULES = rules()
 def test_the_parser_found_every_scripted_rule():
     names = {name for name, _, _ in RULES}
     assert {"download", "preprocess", "train", "embed", "cluster", "decode_centroids", "evaluate",
-            "plot_training_curves", "plot_embedding_map", "manifold", "manifold_all", "summary",
-            "plot_comparison"} <= names
+            "plot_training_curves", "plot_embedding_map", "manifold", "summary", "plot_comparison"} <= names
 
 
 @pytest.mark.parametrize("rule, env, script", RULES, ids=[r[0] for r in RULES])
