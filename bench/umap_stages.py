@@ -6,11 +6,11 @@ Runs the three UMAP stages of a run (fit the train codes and transform the test 
 another in this fresh process (cold: numba compiles what it has not cached), then again in the
 same process (warm: compiled). Cold minus warm is the stage's compile time. With `--cache DIR`,
 numba's compiled UMAP code is kept in DIR first, as the manifold steps keep it: run it twice, and
-the second run's cold pass is a fresh job's time once the cache is filled. Without it, pynndescent still caches its own few marked functions (in its package
-folder, or in $NUMBA_CACHE_DIR): point NUMBA_CACHE_DIR at an empty folder for a process that
-compiles everything, as a manifold job did before the workflow kept a cache. `--cold-only` skips
-the warm pass. Point it at a model's embeddings folder of a run (e.g. one kept by
-`bench/benchmark.py --keep`):
+the second run's cold pass is a fresh job's time once the cache is filled. Without it, pynndescent
+still caches its own few marked functions (in its package folder, or in $NUMBA_CACHE_DIR): point
+NUMBA_CACHE_DIR at an empty folder for a process that compiles everything, as a manifold job did
+before the workflow kept a cache. `--cold-only` skips the warm pass. Point it at a model's
+embeddings folder of a run (e.g. one kept by `bench/benchmark.py --keep`):
 
     python bench/umap_stages.py <workdir>/results/mnist/models/<id>/seed0/embeddings
     python bench/umap_stages.py <folder> --n-neighbors 20 --n-components 10 --seed 0
@@ -34,8 +34,8 @@ from saepipe.manifold import cache_compiled_code, fit_umap  # noqa: E402
 
 
 def stages(train: np.ndarray, test: np.ndarray, options: dict) -> tuple[dict[str, float], str]:
-    """Seconds of each stage, as scripts/manifold.py runs them (in two jobs), and a digest of the three outputs
-    (the same seed must give the same bytes, cache or not)."""
+    """Seconds of each stage, as scripts/manifold.py runs them (in two jobs), and a digest of the
+    three outputs (the same seed must give the same bytes, cache or not)."""
     times, digest = {}, hashlib.sha256()
     started = time.perf_counter()
     reducer = fit_umap(train, **options)
