@@ -8,8 +8,8 @@ from saepipe.metrics import hungarian_mapping, mapped_accuracy
 from saepipe.refine import best_epochs, change_warnings, changes, confident_mask
 
 SETTINGS = {"confident_share": 1.0, "rounds": 1, "epochs": 8, "patience": 2, "snapshots": 3, "validation_fraction": 0.1,
-            "batch_size": 32, "learning_rate": 0.002, "augment": {"shift": 0.1, "rotation": 0.05, "zoom": 0.1},
-            "warn_changed": 0.2}
+            "batch_size": 32, "learning_rate": 0.002, "label_smoothing": 0.1,
+            "augment": {"shift": 0.1, "rotation": 0.05, "zoom": 0.1}, "warn_changed": 0.2}
 
 
 def accuracy(labels, clusters):
@@ -123,6 +123,23 @@ def test_images_are_placed_by_the_mean_of_the_snapshots_probabilities(separable)
     alone = [predict(classifier, [weights], images[200:]) for weights in snapshots]
     assert not np.allclose(alone[0], alone[1])  # two epochs' classifiers, not one twice
     np.testing.assert_allclose(predict(classifier, snapshots, images[200:]), (alone[0] + alone[1]) / 2, rtol=1e-5)
+
+
+def test_label_smoothing_keeps_the_classifier_from_certainty_on_its_targets(separable):
+    """Smoothing 0.5 over 4 clusters makes 0.625 the best probability for a target, so the
+    classifier stays well below the near-certainty it reaches on the same images without."""
+    from saepipe.model import seed_everything
+    from saepipe.refine import fit_classifier, predict
+
+    images, labels, _, _ = separable
+    confidence = {}
+    for smoothing in (0.0, 0.5):
+        seed_everything(3, threads=2)
+        classifier, snapshots = fit_classifier(images[:200], labels[:200], N_CLASSES,
+                                               {**SETTINGS, "label_smoothing": smoothing}, seed=3)
+        confidence[smoothing] = predict(classifier, snapshots, images[:200]).max(axis=1).mean()
+    assert confidence[0.0] > 0.9
+    assert confidence[0.5] < 0.75
 
 
 def test_a_block_of_one_class_inside_another_cluster_is_moved_whole_to_its_own():

@@ -133,10 +133,13 @@ def fit_classifier(images: np.ndarray, targets: np.ndarray, n_clusters: int, set
 
     held_out = validation_mask(len(images), settings["validation_fraction"], seed)
     classifier = build_classifier(images.shape[1:3], n_clusters, settings["augment"], seed)
-    classifier.compile(optimizer=keras.optimizers.Adam(settings["learning_rate"]),
-                       loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    x, y = tf.convert_to_tensor(images[~held_out]), tf.convert_to_tensor(targets[~held_out])
-    validation = tf.data.Dataset.from_tensor_slices((images[held_out], targets[held_out])).batch(1024)
+    # Smoothed one-hot targets: a cluster id near a border is not sure, and a classifier that
+    # must not reach probability 1 on its targets follows fewer of the clustering's errors.
+    loss = keras.losses.CategoricalCrossentropy(label_smoothing=settings["label_smoothing"])
+    classifier.compile(optimizer=keras.optimizers.Adam(settings["learning_rate"]), loss=loss, metrics=["accuracy"])
+    one_hot = np.eye(n_clusters, dtype="float32")[np.asarray(targets, dtype=np.int64)]
+    x, y = tf.convert_to_tensor(images[~held_out]), tf.convert_to_tensor(one_hot[~held_out])
+    validation = tf.data.Dataset.from_tensor_slices((images[held_out], one_hot[held_out])).batch(1024)
     weights, losses, waited = [], [], 0
     for epoch in range(settings["epochs"]):
         fitted = classifier.fit(labelled_batches(x, y, epoch_order(seed, epoch, len(x)), settings["batch_size"]),
