@@ -39,6 +39,7 @@ include: "rules/manifold.smk"
 include: "rules/cluster.smk"
 include: "rules/refine.smk"
 include: "rules/evaluate.smk"
+include: "rules/assignments.smk"
 include: "rules/figures.smk"
 include: "rules/summary.smk"
 

@@ -8,8 +8,10 @@ rule cluster:
         # Fitted on train and test together: the literature's protocol.
         all=results(RUN, "clusters", "all.npy"),
         centroids=results(RUN, "clusters", "centroids.npy"),
-        # How surely each point belongs to its cluster, for a refine step's selection.
+        # How surely each point belongs to its cluster, for a refine step's selection and the
+        # assignments table.
         train_confidence=results(RUN, "clusters", "train_confidence.npy"),
+        test_confidence=results(RUN, "clusters", "test_confidence.npy"),
         all_confidence=results(RUN, "clusters", "all_confidence.npy"),
     log:
         log_file(RUN, "cluster"),

@@ -13,8 +13,10 @@
 # slower node (train: the n2d model's 50 epochs took 17 minutes on 2 cores).
 
 import copy
+import functools
 import hashlib
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -29,6 +31,7 @@ WORKFLOW_DIR = Path(workflow.current_basedir).parent
 # The library, for the checks made before any job starts (the jobs import it themselves).
 sys.path.insert(0, str(WORKFLOW_DIR / "scripts"))
 from saepipe.idx import IdxError, read_idx  # noqa: E402
+from saepipe import sources  # noqa: E402
 
 SCHEMA = WORKFLOW_DIR / "schemas" / "config.schema.yaml"
 SCHEMA_RULES = yaml.safe_load(SCHEMA.read_text())
@@ -44,7 +47,10 @@ FIGURES = (
     "confusion_matrix",
     "embedding_map",
     "code_activations",
+    "cluster_members",
 )
+# The figures that need labels.
+LABELLED_FIGURES = ("confusion_matrix",)
 # One run of an experiment, and one trained model; the wildcards are filled in by the targets.
 RUN = "{experiment}/seed{seed}"
 MODEL = "models/{model}/seed{seed}"
@@ -76,6 +82,81 @@ def raw_file(key):
 
 def raw_files():
     return {key: raw_file(key) for key in RAW_KEYS}
+
+
+# --- the dataset's source: IDX files downloaded from mirrors, .npz archives or image folders ---
+
+
+def downloads():
+    """Whether the dataset is IDX files fetched by the download step (the other formats are the
+    user's own files, read where they are)."""
+    return config["dataset"]["format"] == "idx"
+
+
+def user_path(key):
+    """dataset.<key> (a file or folder of the user's) as an absolute path, or None when not given:
+    absolute, so that a module's `prefix:` leaves it where it is."""
+    value = config["dataset"].get(key)
+    return os.path.abspath(value) if value else None
+
+
+def source_inputs():
+    """preprocess's inputs: the raw IDX files, or the .npz archives (a folder's images are
+    tracked by their digest instead, in source_settings)."""
+    if downloads():
+        return raw_files()
+    if config["dataset"]["format"] == "npz":
+        return {key: user_path(key) for key in ("train", "test") if user_path(key)}
+    return {}
+
+
+@functools.cache
+def folder_digest(key):
+    """The digest of the names, sizes and contents of a folder dataset's images (see
+    saepipe.sources.folder_digest), None when dataset.<key> is not given."""
+    if not user_path(key):
+        return None
+    cache = Path(".snakemake", "saepipe", "image-hashes.tsv")
+    try:
+        return sources.folder_digest(user_path(key), cache)
+    except sources.DatasetError as err:
+        raise WorkflowError(f"dataset.{key}: {err}") from None
+
+
+def source_settings():
+    """What preprocess reads and how; for a folder, the digest of its images, so that a changed,
+    added or removed image reruns preprocess (and only that does)."""
+    dataset = config["dataset"]
+    if downloads():
+        return {
+            "format": "idx",
+            "md5": {key: dataset["files"][key]["md5"] for key in RAW_KEYS},
+            "names": {key: dataset["files"][key]["name"] for key in RAW_KEYS},
+        }
+    settings = {
+        "format": dataset["format"],
+        "train": user_path("train"),
+        "test": user_path("test"),
+        "test_fraction": None if user_path("test") else dataset["test_fraction"],
+    }
+    if dataset["format"] == "folder":
+        settings["image_size"] = dataset.get("image_size")
+        settings["digest"] = {key: folder_digest(key) for key in ("train", "test")}
+    return settings
+
+
+@functools.cache
+def class_names():
+    """The dataset's classes in label order, or None when it has no labels."""
+    try:
+        return sources.class_names({**config["dataset"], "train": user_path("train"),
+                                    "test": user_path("test")})
+    except sources.DatasetError as err:
+        raise WorkflowError(f"config: {err}") from None
+
+
+def labelled():
+    return class_names() is not None
 
 
 def library(*modules):
@@ -111,7 +192,7 @@ def on_login_node():
 
 
 def n_classes():
-    return len(config["dataset"]["class_names"])
+    return len(class_names())
 
 
 # --- experiments -------------------------------------------------------------------------------
@@ -227,6 +308,19 @@ def assignments_path(split):
     return path
 
 
+def refined_inputs(wildcards):
+    """The refined assignments of train and test (<split>_refined); none for a run that does
+    not refine."""
+    if not refines(wildcards.experiment):
+        return {}
+    return {
+        f"{split}_refined": run_path(
+            wildcards.experiment, wildcards.seed, "refined", f"{split}.npy"
+        )
+        for split in ("train", "test")
+    }
+
+
 def before_refinement(wildcards):
     """evaluate's inputs of the clustering before refinement: none for a run that does not refine."""
     if not refines(wildcards.experiment):
@@ -235,6 +329,20 @@ def before_refinement(wildcards):
         f"before_{split}": clusters_path(split)(wildcards)
         for split in ("train", "test", "all")
     }
+
+
+def label_free_inputs(wildcards):
+    """evaluate's inputs for a dataset without labels: the codes (for the silhouette score) and
+    the clustering's confidence; none when there are labels."""
+    if labelled():
+        return {}
+    inputs = {
+        f"{split}_codes": model_path("embeddings", f"{split}.npy")(wildcards)
+        for split in ("train", "test")
+    }
+    for split in ("train", "test", "all"):
+        inputs[f"{split}_confidence"] = clusters_path(split, "confidence")(wildcards)
+    return inputs
 
 
 def clustered_points(name, seed):
@@ -283,7 +391,8 @@ def run_path(name, seed, *parts):
 
 
 def figure_files(name, seed):
-    figures = FIGURES + (("refinement",) if refines(name) else ())
+    figures = [f for f in FIGURES if labelled() or f not in LABELLED_FIGURES]
+    figures += ["refinement"] if refines(name) else []
     return [run_path(name, seed, "figures", f"{figure}.png") for figure in figures]
 
 
@@ -355,12 +464,13 @@ def summary_params(rows):
 
 
 def all_outputs():
-    """Metrics of every run, the figures of each experiment's first seed, and the comparison."""
+    """Metrics and assignments of every run, the figures of each experiment's first seed, and the comparison."""
     outputs = []
     for name, seed in runs():
         outputs += [
             run_path(name, seed, "metrics", "metrics.json"),
             run_path(name, seed, "metrics", "metrics.tsv"),
+            run_path(name, seed, "assignments.csv"),
         ]
         if seed == EXPERIMENTS[name]["seeds"][0]:
             outputs += figure_files(name, seed)
@@ -405,6 +515,8 @@ def check_config():
     The training images must outnumber the clusters; when the raw labels are already there,
     they say how many images there are (a damaged file is left for preprocess to report).
     """
+    if not downloads():
+        return  # the cluster step names the count for the other formats
     labels = Path(raw_file("train_labels"))
     try:
         n_images = len(read_idx(labels)) if labels.exists() else 0

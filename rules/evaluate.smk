@@ -1,6 +1,7 @@
 rule evaluate:
     input:
         unpack(before_refinement),
+        unpack(label_free_inputs),
         train=results("data", "train.npz"),
         test=results("data", "test.npz"),
         train_clusters=assignments_path("train"),
@@ -11,7 +12,12 @@ rule evaluate:
     output:
         metrics=results(RUN, "metrics", "metrics.json"),
         table=run_report(results(RUN, "metrics", "metrics.tsv"), "metrics"),
-        confusion=results(RUN, "metrics", "confusion_matrix.tsv"),
+        # test: true label x cluster; only a dataset with labels has one.
+        **(
+            {"confusion": results(RUN, "metrics", "confusion_matrix.tsv")}
+            if labelled()
+            else {}
+        ),
     log:
         log_file(RUN, "evaluate"),
     benchmark:
@@ -24,7 +30,11 @@ rule evaluate:
         mem_mb=1000,
         runtime=10,
     params:
-        n_classes=n_classes(),
+        labelled=labelled(),
+        refined=lambda wildcards: refines(wildcards.experiment),
+        n_classes=n_classes() if labelled() else None,
         n_clusters=lambda wildcards: experiment(wildcards)["clustering"]["n_clusters"],
+        # draws the silhouette score's sample (datasets without labels)
+        seed=lambda wildcards: int(wildcards.seed),
     script:
         "../scripts/evaluate.py"

@@ -67,7 +67,7 @@ rule plot_centroids:
         mem_mb=1000,
         runtime=5,
     params:
-        class_names=config["dataset"]["class_names"],
+        class_names=class_names(),
     script:
         "../scripts/plot.py"
 
@@ -89,7 +89,7 @@ rule plot_confusion_matrix:
         mem_mb=1000,
         runtime=5,
     params:
-        class_names=config["dataset"]["class_names"],
+        class_names=class_names(),
     script:
         "../scripts/plot.py"
 
@@ -115,8 +115,9 @@ rule plot_embedding_map:
         mem_mb=1000,
         runtime=15,
     params:
-        class_names=config["dataset"]["class_names"],
+        class_names=class_names(),
         method=config["figures"]["map_method"],
+        clustering=lambda wildcards: experiment(wildcards)["clustering"]["method"],
         n_points=config["figures"]["map_points"],
         seed=lambda wildcards: int(wildcards.seed),
     script:
@@ -162,6 +163,30 @@ rule plot_refinement:
         runtime=5,
     params:
         n_clusters=lambda wildcards: experiment(wildcards)["clustering"]["n_clusters"],
+        seed=lambda wildcards: int(wildcards.seed),
+    script:
+        "../scripts/plot.py"
+
+
+rule plot_cluster_members:
+    input:
+        train=results("data", "train.npz"),
+        clusters=assignments_path("train"),
+        code=library("atomic", "data", "figures"),
+    output:
+        run_report(results(RUN, "figures", "cluster_members.png"), "cluster_members"),
+    log:
+        log_file(RUN, "plot_cluster_members"),
+    group:
+        job_group(RUN_GROUP)
+    conda:
+        "../envs/plot.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        n_clusters=lambda wildcards: experiment(wildcards)["clustering"]["n_clusters"],
+        n_examples=config["figures"]["n_examples"],
         seed=lambda wildcards: int(wildcards.seed),
     script:
         "../scripts/plot.py"

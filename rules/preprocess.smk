@@ -1,10 +1,12 @@
 rule preprocess:
     input:
-        **raw_files(),
-        code=library("atomic", "idx", "data"),
+        **source_inputs(),
+        code=library("atomic", "idx", "data", "sources"),
     output:
         train=results("data", "train.npz"),
         test=results("data", "test.npz"),
+        # Each image's id (its file, or its source and index) and split, for the assignments.
+        images=results("data", "images.tsv"),
     log:
         log_file("preprocess"),
     # Shared between workflows with --cache; Snakemake forbids a benchmark: file on a cached
@@ -17,8 +19,8 @@ rule preprocess:
         mem_mb=1000,
         runtime=10,
     params:
-        md5={key: config["dataset"]["files"][key]["md5"] for key in RAW_KEYS},
-        n_classes=n_classes(),
+        source=canonical(source_settings()),
+        class_names=class_names(),
         validation_fraction=config["preprocess"]["validation_fraction"],
         split_seed=config["preprocess"]["split_seed"],
     script:

@@ -23,6 +23,7 @@ with logged_step(snakemake.log[0]) as log, threadpool_limits(snakemake.threads):
     save_npy(snakemake.output.train, model.predict(points["train"]).astype(np.int64))
     save_npy(snakemake.output.train_confidence, confidence(model, points["train"]))
     save_npy(snakemake.output.test, model.predict(points["test"]).astype(np.int64))
+    save_npy(snakemake.output.test_confidence, confidence(model, points["test"]))
     save_npy(snakemake.output.centroids, centres(model))
     log.info("%s: fitting on all %d points (the literature's protocol)", settings["method"], len(points["all"]))
     everything = fit(points["all"])

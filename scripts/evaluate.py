@@ -1,7 +1,9 @@
-"""Score the clusters against the true labels (rule `evaluate`): metrics.json and a tidy table.
+"""Score the clusters (rule `evaluate`): metrics.json and a tidy table.
 
-Two protocols, kept apart: the seed's ("train", "test": clusters fitted on train, mapped to labels
-from the training labels) and the literature's ("all": fitted and scored on train and test together).
+With labels, two protocols, kept apart: the train/test protocol ("train", "test": clusters fitted
+on train, mapped to labels from the training labels) and the literature's ("all": fitted and
+scored on train and test together). Without labels, what needs none: cluster sizes, the
+silhouette score among the codes, the clustering's mean confidence, reconstruction MSE.
 """
 
 import json
@@ -12,7 +14,9 @@ import pandas as pd
 from saepipe.atomic import atomic_path, save_json
 from saepipe.data import load_npy, load_split
 from saepipe.logs import logged_step
-from saepipe.metrics import cluster_scores, contingency, literature_scores
+from saepipe.metrics import cluster_scores, contingency, label_free_scores, literature_scores
+
+SPLITS = ("train", "test", "all")
 
 
 def protocol_scores(labels: dict, clusters: dict, params) -> dict:
@@ -24,44 +28,77 @@ def protocol_scores(labels: dict, clusters: dict, params) -> dict:
     return scores
 
 
-with logged_step(snakemake.log[0]) as log:
-    inputs, params = snakemake.input, snakemake.params
+def label_free(codes: dict, clusters: dict, confidence: dict, params) -> dict:
+    return {split: label_free_scores(codes[split], clusters[split], params.n_clusters, params.seed,
+                                     confidence.get(split)) for split in SPLITS}
+
+
+def labelled_scores(inputs, params, clusters: dict, before: dict | None) -> tuple[dict, dict]:
+    """The scores against the labels, and the train and test contingency tables."""
     labels = {split: load_split(inputs[split])["y"] for split in ("train", "test")}
-    clusters = {split: load_npy(inputs[f"{split}_clusters"]) for split in ("train", "test", "all")}
     scores = protocol_scores(labels, clusters, params)
-    if "before_train" in inputs.keys():
+    if before is not None:
         # A refined run: the clustering's own scores too (no maps), so the refinement's gain shows.
-        before = {split: load_npy(inputs[f"before_{split}"]) for split in ("train", "test", "all")}
         scores["before"] = {split: score for split, score in protocol_scores(labels, before, params).items()
-                            if split in ("train", "test", "all")}
-    mse = json.loads(open(inputs.mse).read())
+                            if split in SPLITS}
     tables = {split: contingency(labels[split], clusters[split], params.n_classes, params.n_clusters)
               for split in ("train", "test")}
     for split in ("train", "test"):
-        scores[split]["reconstruction_mse"] = mse[split]
         scores[split]["confusion_matrix"] = tables[split].tolist()  # rows: true label; columns: cluster
-    save_json(snakemake.output.metrics, scores)
+    return scores, tables
 
-    rows = [
-        {"split": split, "metric": metric, "value": value}
-        for split in ("train", "test", "all")
-        for metric, value in scores[split].items()
-        if metric != "confusion_matrix"
-    ]
-    rows.append({"split": "train", "metric": "majority_distinct_labels",
-                 "value": scores["majority_distinct_labels"]})
-    with atomic_path(snakemake.output.table) as tmp:
-        pd.DataFrame(rows).to_csv(tmp, sep="\t", index=False)
 
-    with atomic_path(snakemake.output.confusion) as tmp:
-        pd.DataFrame(tables["test"], columns=[f"cluster_{c}" for c in range(params.n_clusters)]).rename_axis(
-            "true_label").to_csv(tmp, sep="\t")
-    test = scores["test"]
-    log.info("test: accuracy %.4f (majority map, %d distinct labels), %.4f (Hungarian), NMI %.4f, ARI %.4f",
-             test["accuracy_majority"], scores["majority_distinct_labels"], test["accuracy_hungarian"],
-             test["nmi"], test["ari"])
-    log.info("all (fitted on train and test): Hungarian accuracy %.4f, NMI %.4f, ARI %.4f",
-             scores["all"]["accuracy_hungarian"], scores["all"]["nmi"], scores["all"]["ari"])
-    if "before" in scores:
-        log.info("before refinement: test accuracy %.4f (majority map), all: Hungarian accuracy %.4f",
-                 scores["before"]["test"]["accuracy_majority"], scores["before"]["all"]["accuracy_hungarian"])
+def label_free_metrics(inputs, params, clusters: dict, before: dict | None) -> dict:
+    codes = {split: load_npy(inputs[f"{split}_codes"]) for split in ("train", "test")}
+    codes["all"] = np.concatenate([codes["train"], codes["test"]])
+    # The confidence is the clustering's own: it speaks of the assignments before refinement.
+    confidence = {split: load_npy(inputs[f"{split}_confidence"]) for split in SPLITS}
+    scores = label_free(codes, clusters, confidence if before is None else {}, params)
+    if before is not None:
+        scores["before"] = label_free(codes, before, confidence, params)
+    return scores
+
+
+def tidy_rows(scores: dict) -> list[dict]:
+    rows = [{"split": split, "metric": metric, "value": value}
+            for split in SPLITS for metric, value in scores[split].items()
+            if isinstance(value, (int, float)) and not isinstance(value, bool)]
+    if "majority_distinct_labels" in scores:
+        rows.append({"split": "train", "metric": "majority_distinct_labels",
+                     "value": scores["majority_distinct_labels"]})
+    return rows
+
+
+with logged_step(snakemake.log[0]) as log:
+    inputs, params, output = snakemake.input, snakemake.params, snakemake.output
+    clusters = {split: load_npy(inputs[f"{split}_clusters"]) for split in SPLITS}
+    before = {split: load_npy(inputs[f"before_{split}"]) for split in SPLITS} if params.refined else None
+    if params.labelled:
+        scores, tables = labelled_scores(inputs, params, clusters, before)
+    else:
+        scores = label_free_metrics(inputs, params, clusters, before)
+    mse = json.loads(open(inputs.mse).read())
+    for split in ("train", "test"):
+        scores[split]["reconstruction_mse"] = mse[split]
+    save_json(output.metrics, scores)
+    with atomic_path(output.table) as tmp:
+        pd.DataFrame(tidy_rows(scores)).to_csv(tmp, sep="\t", index=False)
+
+    if not params.labelled:
+        for split in ("test", "all"):
+            s = scores[split]
+            log.info("%s: cluster sizes %s, silhouette %s", split, s["cluster_sizes"],
+                     "undefined" if s["silhouette"] is None else f"{s['silhouette']:.4f}")
+    else:
+        with atomic_path(output.confusion) as tmp:
+            pd.DataFrame(tables["test"], columns=[f"cluster_{c}" for c in range(params.n_clusters)]).rename_axis(
+                "true_label").to_csv(tmp, sep="\t")
+        test = scores["test"]
+        log.info("test: accuracy %.4f (majority map, %d distinct labels), %.4f (Hungarian), NMI %.4f, ARI %.4f",
+                 test["accuracy_majority"], scores["majority_distinct_labels"], test["accuracy_hungarian"],
+                 test["nmi"], test["ari"])
+        log.info("all (fitted on train and test): Hungarian accuracy %.4f, NMI %.4f, ARI %.4f",
+                 scores["all"]["accuracy_hungarian"], scores["all"]["nmi"], scores["all"]["ari"])
+        if before is not None:
+            log.info("before refinement: test accuracy %.4f (majority map), all: Hungarian accuracy %.4f",
+                     scores["before"]["test"]["accuracy_majority"], scores["before"]["all"]["accuracy_hungarian"])

@@ -24,8 +24,12 @@ def reconstructions(inputs, params, output):
 
 def centroids(inputs, params, output):
     images = load_npy(inputs.images)
-    mapping = json.loads(open(inputs.metrics).read())["majority_mapping"]
-    titles = [f"c{c}\u2192{params.class_names[m] if m >= 0 else '-'}" for c, m in enumerate(mapping)]
+    metrics = json.loads(open(inputs.metrics).read())
+    if params.class_names is None:  # no labels: each centre with its cluster's size
+        titles = [f"c{c} ({n})" for c, n in enumerate(metrics["train"]["cluster_sizes"])]
+    else:
+        titles = [f"c{c}\u2192{params.class_names[m] if m >= 0 else '-'}"
+                  for c, m in enumerate(metrics["majority_mapping"])]
     figures.plot_image_rows([images.reshape(len(images), -1)], ["decoded centre"], images.shape[1:], output,
                             column_titles=titles, title="Cluster centres (mean code) through the decoder")
 
@@ -40,11 +44,19 @@ def confusion_matrix(inputs, params, output):
 
 def embedding_map(inputs, params, output):
     codes, clusters = load_npy(inputs.codes), load_npy(inputs.clusters)
-    labels = load_split(inputs.test)["y"]
+    labels = load_split(inputs.test).get("y")
     rng = np.random.default_rng(params.seed)
     sample = np.sort(rng.permutation(len(codes))[: params.n_points])
     points = figures.embed_2d(codes[sample], params.method, params.seed)
-    figures.plot_embedding_map(points, clusters[sample], labels[sample], params.class_names, output, params.method)
+    figures.plot_embedding_map(points, clusters[sample], None if labels is None else labels[sample],
+                               params.class_names, output, params.method, params.clustering)
+
+
+def cluster_members(inputs, params, output):
+    train = load_split(inputs.train)
+    images = train["x"].reshape(-1, *(int(v) for v in train["image_shape"]))
+    figures.plot_cluster_members(images, load_npy(inputs.clusters), params.n_clusters, output,
+                                 params.n_examples, params.seed)
 
 
 def code_activations(inputs, params, output):
@@ -59,7 +71,8 @@ def refinement(inputs, params, output):
 
 
 PLOTS = {f.__name__: f for f in
-         (training_curves, reconstructions, centroids, confusion_matrix, embedding_map, code_activations, refinement)}
+         (training_curves, reconstructions, centroids, confusion_matrix, embedding_map, code_activations, refinement,
+          cluster_members)}
 
 with logged_step(snakemake.log[0]) as log:
     # The figure is named by its file (<figure>.png), not by the rule, whose name a workflow that

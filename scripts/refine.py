@@ -14,7 +14,7 @@ from threadpoolctl import threadpool_limits
 
 from saepipe.atomic import save_npy, save_npz
 from saepipe.cluster import clustering_points
-from saepipe.data import load_npy, load_split
+from saepipe.data import image_dims, load_npy, load_split
 from saepipe.logs import logged_step
 
 with logged_step(snakemake.log[0], native_stderr_to_log=True) as log:
@@ -27,6 +27,7 @@ with logged_step(snakemake.log[0], native_stderr_to_log=True) as log:
     sae.log_devices()
     sae.seed_everything(seed, threads=min(snakemake.threads, os.cpu_count() or 1))
     train, test = load_split(inputs.train), load_split(inputs.test)
+    refine.conv_blocks(*image_dims(train["image_shape"])[:2])  # too small for the classifier: say so now
     images = {split: refine.as_images(data["x"], data["image_shape"]) for split, data in
               (("train", train), ("test", test))}
     images["all"] = np.concatenate([images["train"], images["test"]])

@@ -22,6 +22,7 @@ DISTRIBUTIONS = {
     "threadpoolctl": "threadpoolctl",
     "umap": "umap-learn",
     "numba": "numba",
+    "PIL": "pillow",
 }
 STDLIB = set(sys.stdlib_module_names)
 
@@ -37,7 +38,7 @@ def library_modules(block: str) -> set[str] | None:
 def rule_blocks():
     """(rule name, rule text) for each rule in rules/*.smk."""
     for smk in sorted((REPO / "rules").glob("*.smk")):
-        for block in re.split(r"^rule ", smk.read_text(), flags=re.M)[1:]:
+        for block in re.split(r"^\s*rule ", smk.read_text(), flags=re.M)[1:]:
             yield smk, block.split(":", 1)[0].strip(), block
 
 

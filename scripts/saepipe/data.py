@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import zipfile
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -37,8 +38,18 @@ def load_npy(path: str | os.PathLike) -> np.ndarray:
 
 
 def scale_and_flatten(images: np.ndarray) -> np.ndarray:
-    """uint8 images (N, rows, cols) -> float32 (N, rows*cols) in [0, 1]."""
-    return (images.reshape(len(images), -1).astype(np.float32) / 255.0).astype(np.float32)
+    """Images (N, rows, cols[, channels]), uint8 or float in [0, 1] -> float32 (N, pixels) in [0, 1]."""
+    flat = images.reshape(len(images), -1)
+    if images.dtype == np.uint8:
+        return (flat.astype(np.float32) / 255.0).astype(np.float32)
+    return flat.astype(np.float32)
+
+
+def image_dims(image_shape: Sequence[int]) -> tuple[int, int, int]:
+    """(rows, cols, channels) of a preprocessed split's `image_shape`: (rows, cols) for grayscale
+    images, (rows, cols, 3) for colour."""
+    dims = tuple(int(v) for v in image_shape)
+    return dims if len(dims) == 3 else (*dims, 1)
 
 
 def validation_mask(n: int, fraction: float, seed: int) -> np.ndarray:

@@ -36,6 +36,16 @@ def plot_training_curves(history: dict[str, Sequence[float]], path: str | os.Pat
     _save(fig, path)
 
 
+def draw_image(ax: plt.Axes, image: np.ndarray, image_shape: Sequence[int]) -> None:
+    """One image in [0, 1] (any shape holding its pixels): in colour when `image_shape` has 3
+    channels, else in gray."""
+    image = np.asarray(image).reshape(image_shape)
+    if image.ndim == 3 and image.shape[2] == 3:
+        ax.imshow(np.clip(image, 0, 1))  # a decoder's output may step a little outside
+    else:
+        ax.imshow(image.reshape(image.shape[:2]), cmap="gray", vmin=0, vmax=1)
+
+
 def plot_image_rows(
     rows: Sequence[np.ndarray],
     row_titles: Sequence[str],
@@ -45,7 +55,7 @@ def plot_image_rows(
     title: str = "",
 ) -> None:
     """A grid of images: one row per array in `rows` (each (n, pixels))."""
-    n_cols = max(len(r) for r in rows)
+    n_cols = max(1, *(len(r) for r in rows))
     fig, axes = plt.subplots(len(rows), n_cols, figsize=(1.1 * n_cols, 1.25 * len(rows)), squeeze=False)
     for r, (images, row_title) in enumerate(zip(rows, row_titles)):
         for c in range(n_cols):
@@ -53,7 +63,7 @@ def plot_image_rows(
             ax.set_xticks([])
             ax.set_yticks([])
             if c < len(images):
-                ax.imshow(np.asarray(images[c]).reshape(image_shape), cmap="gray", vmin=0, vmax=1)
+                draw_image(ax, images[c], image_shape)
             else:
                 ax.axis("off")
             if r == 0 and column_titles is not None and c < len(column_titles):
@@ -107,17 +117,25 @@ def embed_2d(codes: np.ndarray, method: str, seed: int) -> np.ndarray:
     return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(codes)
 
 
+CLUSTERING_NAMES = {"kmeans": "KMeans", "gmm": "Gaussian-mixture"}
+
+
 def plot_embedding_map(
     points: np.ndarray,
     clusters: np.ndarray,
-    labels: np.ndarray,
-    class_names: Sequence[str],
+    labels: np.ndarray | None,
+    class_names: Sequence[str] | None,
     path: str | os.PathLike,
     method: str,
+    clustering: str = "kmeans",
 ) -> None:
-    """The same 2-D map twice: coloured by KMeans cluster, and by true label."""
-    fig, axes = plt.subplots(1, 2, figsize=(12, 5.5))
-    for ax, colours, name in ((axes[0], clusters, "KMeans cluster"), (axes[1], labels, "true label")):
+    """The same 2-D map twice: coloured by cluster (of the `clustering` method), and by true
+    label; once, by cluster, when there are no labels."""
+    panels = [(clusters, f"{CLUSTERING_NAMES.get(clustering, clustering)} cluster")]
+    if labels is not None:
+        panels.append((labels, "true label"))
+    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 5.5), squeeze=False)
+    for ax, (colours, name) in zip(axes[0], panels):
         # Fixed colour limits: value v always gets the same colour, whichever values occur.
         n_colours = 10 if colours.max() < 10 else 20
         scatter = ax.scatter(points[:, 0], points[:, 1], c=colours, cmap=f"tab{n_colours}",
@@ -130,6 +148,28 @@ def plot_embedding_map(
         names = [class_names[v] if name == "true label" else f"c{v}" for v in values]
         ax.legend(handles, names, fontsize=7, markerscale=1.5, loc="best", ncol=2)
     _save(fig, path)
+
+
+def member_sample(clusters: np.ndarray, n_clusters: int, n: int, seed: int) -> list[np.ndarray]:
+    """Per cluster, up to `n` of its members' indices: a seeded sample, in order."""
+    rng = np.random.default_rng(seed)
+    picked = []
+    for cluster in range(n_clusters):
+        members = np.flatnonzero(clusters == cluster)
+        picked.append(np.sort(members[rng.permutation(len(members))[:n]]))
+    return picked
+
+
+def plot_cluster_members(images: np.ndarray, clusters: np.ndarray, n_clusters: int, path: str | os.PathLike,
+                         n: int = 10, seed: int = 0) -> None:
+    """A row of sample images per cluster, titled with the cluster's size: what the clusters hold,
+    labels or not. `images` are (N, rows, cols[, 3])."""
+    picked = member_sample(clusters, n_clusters, n, seed)
+    sizes = np.bincount(np.asarray(clusters, dtype=np.int64), minlength=n_clusters)
+    pixels = int(np.prod(images.shape[1:]))
+    plot_image_rows([images[index].reshape(len(index), pixels) for index in picked],
+                    [f"c{c} ({sizes[c]})" for c in range(n_clusters)], images.shape[1:], path,
+                    title=f"Members of each cluster (a sample of {n}; training images)")
 
 
 def hoyer_sparsity(codes: np.ndarray) -> np.ndarray:
@@ -213,7 +253,7 @@ def plot_refinement(
         ax.axis("off")
         if i < len(shown):
             k = shown[i]
-            ax.imshow(images[k].reshape(images.shape[1:3]), cmap="gray", vmin=0, vmax=1)
+            draw_image(ax, images[k], images.shape[1:])
             ax.set_title(f"c{before[k]}\u2192c{after[k]}", fontsize=8)
     if len(shown) == 0:
         fig.add_subplot(grid[0, :]).text(0.5, 0.5, "no image changed cluster", ha="center", va="center")

@@ -81,3 +81,31 @@ def literature_scores(labels: np.ndarray, clusters: np.ndarray, n_classes: int, 
         "ari": float(adjusted_rand_score(labels, clusters)),
         "n_samples": int(len(labels)),
     }
+
+
+def silhouette(points: np.ndarray, clusters: np.ndarray, seed: int, sample: int = 5000) -> float | None:
+    """The silhouette score of the clusters, on a seeded sample of `sample` points (the full score
+    costs n^2 distances); None when it is undefined (one cluster, or every point its own)."""
+    from sklearn.metrics import silhouette_score
+
+    n_used = len(np.unique(clusters))
+    if n_used < 2 or n_used >= len(clusters):
+        return None
+    size = min(sample, len(clusters))
+    return float(silhouette_score(points, clusters, sample_size=size, random_state=seed))
+
+
+def label_free_scores(points: np.ndarray, clusters: np.ndarray, n_clusters: int, seed: int,
+                      confidence: np.ndarray | None = None) -> dict:
+    """What can be said of a clustering without labels: its size, each cluster's size, the
+    silhouette score of the clusters among `points` (the codes), and the clustering's own mean
+    confidence (KMeans: minus the distance to the nearest centre; a mixture: its log-density)."""
+    clusters = np.asarray(clusters, dtype=np.int64)
+    scores = {
+        "n_samples": int(len(clusters)),
+        "cluster_sizes": np.bincount(clusters, minlength=n_clusters).tolist(),
+        "silhouette": silhouette(points, clusters, seed),
+    }
+    if confidence is not None:
+        scores["mean_confidence"] = float(np.mean(confidence))
+    return scores

@@ -14,7 +14,8 @@ from typing import Any
 import keras
 import numpy as np
 
-from .data import validation_mask
+from .data import image_dims, validation_mask
+from .logs import StepError
 from .model import check_finite, epoch_order
 
 log = logging.getLogger(__name__)
@@ -86,9 +87,32 @@ def confident_mask(clusters: np.ndarray, confidence: np.ndarray, n_clusters: int
     return mask
 
 
-def build_classifier(image_shape: tuple[int, int], n_clusters: int, augment: dict[str, float],
+class ImageTooSmall(StepError):
+    """The images are too small for the classifier's convolutions."""
+
+
+# The smallest image the classifier takes: one 3x3 convolution and a 2x2 pooling must leave a
+# map of at least 3x3.
+MIN_IMAGE_SIZE = 8
+
+
+def conv_blocks(rows: int, cols: int) -> int:
+    """How many (3x3 convolution, 2x2 pooling) blocks an image of rows x cols takes: as many as
+    leave a map of at least 3x3 (28x28: 2, leaving 5x5; 8x8: 1; 64x64: 3)."""
+    blocks, size = 0, min(rows, cols)
+    while (size - 2) // 2 >= 3:
+        blocks, size = blocks + 1, (size - 2) // 2
+    if blocks == 0:
+        raise ImageTooSmall(f"the images are {rows}x{cols} pixels; the self-labelling classifier "
+                         f"(refine.method: selflabel) needs at least {MIN_IMAGE_SIZE}x{MIN_IMAGE_SIZE}")
+    return blocks
+
+
+def build_classifier(image_shape: tuple[int, int, int], n_clusters: int, augment: dict[str, float],
                      seed: int) -> keras.Model:
-    """Augmentation (active in training only), two conv blocks, a dense layer, softmax."""
+    """Augmentation (active in training only), conv blocks (32, 64, 128... filters) as deep as
+    the image size allows, a dense layer, softmax. The augmentation's amounts are shares of the
+    image's size (and of a turn), so they scale with it."""
     layers = keras.layers
     augmentation = [
         layers.RandomTranslation(augment["shift"], augment["shift"], fill_mode="constant", seed=seed),
@@ -96,13 +120,13 @@ def build_classifier(image_shape: tuple[int, int], n_clusters: int, augment: dic
         layers.RandomZoom(augment["zoom"], fill_mode="constant", seed=seed + 2),
     ]
     amounts = (augment["shift"], augment["rotation"], augment["zoom"])
+    convolutions = []
+    for block in range(conv_blocks(image_shape[0], image_shape[1])):
+        convolutions += [layers.Conv2D(32 * 2**block, 3, activation="relu"), layers.MaxPooling2D()]
     return keras.Sequential([
-        keras.Input((*image_shape, 1)),
+        keras.Input(tuple(image_shape)),
         *[layer for layer, amount in zip(augmentation, amounts) if amount > 0],
-        layers.Conv2D(32, 3, activation="relu"),
-        layers.MaxPooling2D(),
-        layers.Conv2D(64, 3, activation="relu"),
-        layers.MaxPooling2D(),
+        *convolutions,
         layers.Flatten(),
         layers.Dense(128, activation="relu"),
         layers.Dropout(0.3, seed=seed + 3),
@@ -132,7 +156,7 @@ def fit_classifier(images: np.ndarray, targets: np.ndarray, n_clusters: int, set
     import tensorflow as tf
 
     held_out = validation_mask(len(images), settings["validation_fraction"], seed)
-    classifier = build_classifier(images.shape[1:3], n_clusters, settings["augment"], seed)
+    classifier = build_classifier(images.shape[1:], n_clusters, settings["augment"], seed)
     # Smoothed one-hot targets: a cluster id near a border is not sure, and a classifier that
     # must not reach probability 1 on its targets follows fewer of the clustering's errors.
     loss = keras.losses.CategoricalCrossentropy(label_smoothing=settings["label_smoothing"])
@@ -195,9 +219,8 @@ def self_label(images: np.ndarray, clusters: np.ndarray, confidence: np.ndarray,
 
 
 def as_images(x: np.ndarray, image_shape: np.ndarray) -> np.ndarray:
-    """Flattened images (N, rows*cols) -> (N, rows, cols, 1), for the convolutions."""
-    rows, cols = (int(v) for v in image_shape)
-    return x.reshape(len(x), rows, cols, 1)
+    """Flattened images (N, pixels) -> (N, rows, cols, channels), for the convolutions."""
+    return x.reshape(len(x), *image_dims(image_shape))
 
 
 def changes(before: np.ndarray, after: np.ndarray, n_clusters: int) -> tuple[float, list[int]]:

@@ -73,3 +73,18 @@ def aggregate(summary: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     order the experiments first appear."""
     grouped = summary.groupby("experiment", sort=False)[columns]
     return grouped.mean().join(grouped.std(ddof=0), lsuffix="_mean", rsuffix="_std")
+
+
+def assignments_table(ids: pd.DataFrame, clusters: dict, confidence: dict, refined: dict | None = None) -> pd.DataFrame:
+    """One row per image: its id and split (from preprocess's images.tsv), its cluster and the
+    clustering's confidence in it, and its cluster after refinement when the run refines."""
+    parts = []
+    for split in ("train", "test"):
+        part = ids[ids["split"] == split].reset_index(drop=True)
+        if len(part) != len(clusters[split]):
+            raise ValueError(f"{len(part)} {split} images in images.tsv but {len(clusters[split])} assignments")
+        part = part[["image", "split"]].assign(cluster=clusters[split], confidence=confidence[split])
+        if refined is not None:
+            part["refined_cluster"] = refined[split]
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)
