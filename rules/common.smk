@@ -149,8 +149,13 @@ def source_settings():
 def class_names():
     """The dataset's classes in label order, or None when it has no labels."""
     try:
-        return sources.class_names({**config["dataset"], "train": user_path("train"),
-                                    "test": user_path("test")})
+        return sources.class_names(
+            {
+                **config["dataset"],
+                "train": user_path("train"),
+                "test": user_path("test"),
+            }
+        )
     except sources.DatasetError as err:
         raise WorkflowError(f"config: {err}") from None
 
@@ -343,6 +348,13 @@ def label_free_inputs(wildcards):
     for split in ("train", "test", "all"):
         inputs[f"{split}_confidence"] = clusters_path(split, "confidence")(wildcards)
     return inputs
+
+
+def confusion_output():
+    """evaluate's confusion table (test: true label x cluster), when there are labels."""
+    if not labelled():
+        return {}
+    return {"confusion": results(RUN, "metrics", "confusion_matrix.tsv")}
 
 
 def clustered_points(name, seed):

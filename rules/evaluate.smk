@@ -10,14 +10,10 @@ rule evaluate:
         mse=model_path("embeddings", "reconstruction_mse.json"),
         code=library("atomic", "data", "metrics"),
     output:
+        # test: true label x cluster, for a dataset with labels
+        **confusion_output(),
         metrics=results(RUN, "metrics", "metrics.json"),
         table=run_report(results(RUN, "metrics", "metrics.tsv"), "metrics"),
-        # test: true label x cluster; only a dataset with labels has one.
-        **(
-            {"confusion": results(RUN, "metrics", "confusion_matrix.tsv")}
-            if labelled()
-            else {}
-        ),
     log:
         log_file(RUN, "evaluate"),
     benchmark:
