@@ -4,7 +4,7 @@ import pandas as pd
 
 from saepipe.atomic import atomic_path
 from saepipe.logs import logged_step
-from saepipe.summary import COMPARED, aggregate, runs_with_files, summary_row
+from saepipe.summary import aggregate, compared, runs_with_files, summary_row
 
 with logged_step(snakemake.log[0]) as log:
     params = snakemake.params
@@ -12,8 +12,8 @@ with logged_step(snakemake.log[0]) as log:
     summary = pd.DataFrame([summary_row(run, params.settings[run["experiment"]]) for run in runs])
     with atomic_path(snakemake.output[0]) as tmp:
         summary.to_csv(tmp, index=False, float_format="%.6g")
-    columns = [column for column, _ in COMPARED]
-    means = aggregate(summary, columns)
+    shown = compared(summary)
+    means = aggregate(summary, [column for column, _ in shown])
     for name, row in means.iterrows():
         log.info("%s: %s", name, ", ".join(
-            f"{label} {row[f'{column}_mean']:.4f} +- {row[f'{column}_std']:.4f}" for column, label in COMPARED))
+            f"{label} {row[f'{column}_mean']:.4f} +- {row[f'{column}_std']:.4f}" for column, label in shown))

@@ -45,6 +45,44 @@ def tiny_images(labels: np.ndarray, seed: int) -> np.ndarray:
     return np.clip(images, 0, 255).astype(np.uint8)
 
 
+def class_images(labels: np.ndarray, shape: tuple[int, ...], seed: int) -> np.ndarray:
+    """tiny_images for any size (rows, cols) or (rows, cols, 3): each class a bar across the
+    image in its own place and direction, its width and place scaled to the image."""
+    rng = np.random.default_rng(seed)
+    rows, cols = shape[:2]
+    images = rng.integers(0, 40, size=(len(labels), *shape)).astype(np.int64)
+    for i, label in enumerate(labels):
+        size = rows if label % 2 == 0 else cols
+        width = max(2, size // 4)
+        offset = int(round((0.15 + 0.45 * (label // 2)) * size)) + rng.integers(-1, 2)
+        offset = int(np.clip(offset, 0, size - width))
+        if label % 2 == 0:
+            images[i, offset : offset + width, 1:-1] += 200
+        else:
+            images[i, 1:-1, offset : offset + width] += 200
+    return np.clip(images, 0, 255).astype(np.uint8)
+
+
+def balanced_labels(n: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).permutation(np.arange(n) % N_CLASSES).astype(np.uint8)
+
+
+def write_image_folder(root: Path, images: np.ndarray, labels: np.ndarray | None,
+                       class_names: list[str] | None = None) -> list[Path]:
+    """Each image as a PNG file: in a subfolder per class (named by `class_names`), or flat when
+    `labels` is None; returns the files in the order of `images`."""
+    from PIL import Image
+
+    paths = []
+    for i, image in enumerate(images):
+        folder = root if labels is None else root / class_names[labels[i]]
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"img{i:05d}.png"
+        Image.fromarray(image).save(path)
+        paths.append(path)
+    return paths
+
+
 def make_tiny_dataset(folder: Path, n_train: int = 320, n_test: int = 80, seed: int = 0) -> dict:
     """Write four tiny IDX files into `folder`; return the config's `files` block for them."""
     folder.mkdir(parents=True, exist_ok=True)

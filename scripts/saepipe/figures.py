@@ -214,7 +214,8 @@ def plot_comparison(
         bars = ax.bar(x + (i - (len(series) - 1) / 2) * width, means, width, yerr=stds, capsize=3, label=label)
         ax.bar_label(bars, fmt="%.3f", fontsize=7, padding=2)
     ax.set_xticks(x, [f"{name}\n({n} seed{'s' if n != 1 else ''})" for name, n in zip(names, n_seeds)])
-    ax.set_ylim(0, 1.08)
+    lowest = min([0.0] + [float(np.nanmin(means - stds)) for means, stds in series.values() if len(means)])
+    ax.set_ylim(min(0.0, lowest - 0.1), 1.08)  # a silhouette score may be below 0
     ax.set_ylabel("score")
     ax.grid(axis="y", alpha=0.3)
     # below the axes, where it hides no bar

@@ -15,6 +15,20 @@ COMPARED = (
 )
 
 
+# What the comparison shows of runs without labels.
+LABEL_FREE_COMPARED = (
+    ("test_silhouette", "silhouette score (test; codes)"),
+    ("all_silhouette", "silhouette score (all; codes)"),
+)
+
+
+def compared(summary: pd.DataFrame) -> tuple[tuple[str, str], ...]:
+    """The (column, label) pairs a comparison of `summary` shows: the scores against the labels,
+    or the label-free ones when the dataset has none."""
+    with_labels = tuple(pair for pair in COMPARED if pair[0] in summary.columns)
+    return with_labels or tuple(pair for pair in LABEL_FREE_COMPARED if pair[0] in summary.columns)
+
+
 def benchmark_seconds(path: str | os.PathLike) -> float:
     """Wall-clock seconds of a job, from its Snakemake benchmark file (column `s`)."""
     table = pd.read_csv(path, sep="\t")
