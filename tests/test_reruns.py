@@ -10,11 +10,11 @@ import yaml
 from conftest import REPO, planned_rules, serve_folder, snakemake, tiny_config, write_config
 
 PLOTS = {"plot_training_curves", "plot_reconstructions", "plot_centroids", "plot_confusion_matrix",
-         "plot_embedding_map", "plot_code_activations"}
+         "plot_embedding_map", "plot_code_activations", "plot_cluster_members"}
 SUMMARY = {"summary", "plot_comparison", "all"}
-AFTER_CLUSTER = {"cluster", "decode_centroids", "evaluate", "plot_centroids", "plot_confusion_matrix",
-                 "plot_embedding_map", *SUMMARY}
-AFTER_TRAIN = {"train", "embed", "cluster", "decode_centroids", "evaluate", *PLOTS, *SUMMARY}
+AFTER_CLUSTER = {"cluster", "decode_centroids", "evaluate", "assignments", "plot_centroids",
+                 "plot_confusion_matrix", "plot_embedding_map", "plot_cluster_members", *SUMMARY}
+AFTER_TRAIN = {"train", "embed", *AFTER_CLUSTER, *PLOTS}
 AFTER_PREPROCESS = {"preprocess", *AFTER_TRAIN}
 
 

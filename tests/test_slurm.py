@@ -159,7 +159,7 @@ def test_grouped_a_run_is_its_model_job_and_one_group_job(runs):
     # steps shared by all runs ran where Snakemake runs
     assert len(submitted) == 2 < jobs, folders
     assert folders[0].startswith("group_model-") and folders[0].endswith("_embed_train"), folders
-    assert folders[1].startswith("group_run-default-seed0_cluster_"), folders
+    assert folders[1].startswith("group_run-default-seed0_") and "_cluster_" in folders[1], folders
     for rule in ("download", "preprocess", "summary", "plot_comparison"):
         assert f"localrule {rule}:" in outputs["grouped"], rule
     # each group job ran every one of its steps, the figures of the model's branch included
@@ -168,7 +168,8 @@ def test_grouped_a_run_is_its_model_job_and_one_group_job(runs):
     for rule in ("train", "embed"):
         assert f"(Rule: {rule})" in logs["model"], rule
     for rule in ("cluster", "decode_centroids", "evaluate", "plot_training_curves", "plot_reconstructions",
-                 "plot_centroids", "plot_confusion_matrix", "plot_embedding_map", "plot_code_activations"):
+                 "plot_centroids", "plot_confusion_matrix", "plot_embedding_map", "plot_code_activations",
+                 "plot_cluster_members", "assignments"):
         assert f"(Rule: {rule})" in logs["run"], rule
 
 
