@@ -45,8 +45,8 @@ def write_png_folder(root: Path, images: np.ndarray, labels: np.ndarray) -> None
     """Each image as root/<its class>/<its index>.png (grayscale)."""
     from PIL import Image
 
-    for name in CLASSES:
-        (root / name).mkdir(parents=True, exist_ok=True)
+    for label in np.unique(labels):
+        (root / CLASSES[label]).mkdir(parents=True, exist_ok=True)
     for index, (image, label) in enumerate(zip(images, labels)):
         Image.fromarray(image, mode="L").save(root / CLASSES[label] / f"{index:05d}.png")
 
@@ -87,8 +87,10 @@ def folder_order(images_tsv: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
     return index, labels
 
 
-def compare(idx_data: Path, folder_data: Path) -> dict[str, bool]:
+def compare(idx_data: Path, folder_data: Path, train_folder: Path) -> dict[str, bool]:
     """Whether each array of the folder run equals the IDX run's, byte for byte, in IDX order."""
+    # the folder's label is its class folder's index among the sorted class folders
+    folder_classes = sorted(path.name for path in train_folder.iterdir() if path.is_dir())
     same = {}
     for split in ("train", "test"):
         index, labels = folder_order(folder_data / "images.tsv", split)
@@ -96,8 +98,6 @@ def compare(idx_data: Path, folder_data: Path) -> dict[str, bool]:
             order = np.argsort(index)
             same[f"{split} x"] = (a["x"].dtype == b["x"].dtype and a["x"].shape == b["x"].shape
                                   and a["x"].tobytes() == b["x"][order].tobytes())
-            # the folder's label is the sorted class folders' index: map it back through the names
-            folder_classes = sorted(CLASSES)
             mapped = np.array([CLASSES.index(folder_classes[y]) for y in b["y"]])
             same[f"{split} y"] = bool(np.array_equal(a["y"], mapped[order]) and np.array_equal(labels, mapped))
             same[f"{split} image_shape"] = a["image_shape"].tolist() == b["image_shape"].tolist()
@@ -144,7 +144,7 @@ def main() -> None:
                                           "class_names": CLASSES})
         idx_run = snakemake(base / "idx", idx, args.cores, *preprocess_targets("fashion-idx"))
         same = compare(base / "idx" / "results" / "fashion-idx" / "data",
-                       base / "folder" / "results" / "fashion-folder" / "data")
+                       base / "folder" / "results" / "fashion-folder" / "data", images / "train")
 
         print(f"Fashion-MNIST as a class folder of PNG files, preprocess with --cores {args.cores} "
               f"on {cpu_model()}")

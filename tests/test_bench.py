@@ -1,8 +1,12 @@
-"""bench/benchmark.py's own arithmetic (the benchmark itself runs the workflow on real MNIST)."""
+"""bench/benchmark.py's own arithmetic (the benchmark itself runs the workflow on real MNIST), and
+bench/folder_input.py run end to end on tiny IDX files."""
 
 import importlib.util
+import subprocess
+import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 SPEC = importlib.util.spec_from_file_location("benchmark", Path(__file__).resolve().parents[1] / "bench" / "benchmark.py")
@@ -26,3 +30,42 @@ def test_the_peak_follows_the_threads_given_to_train(monkeypatch, cores, train_t
 def test_train_threads_other_than_the_rules_are_passed_to_snakemake():
     assert benchmark.run_options(4, benchmark.TRAIN_THREADS) == ["--cores", "4"]
     assert benchmark.run_options(4, 2) == ["--cores", "4", "--set-threads", "train=2"]
+
+
+FOLDER_SPEC = importlib.util.spec_from_file_location(
+    "folder_input", Path(__file__).resolve().parents[1] / "bench" / "folder_input.py")
+folder_input = importlib.util.module_from_spec(FOLDER_SPEC)
+FOLDER_SPEC.loader.exec_module(folder_input)
+
+
+def write_fashion_named_idx(folder: Path) -> None:
+    """Tiny images under Fashion-MNIST's file names: four of its classes, 12x12."""
+    from conftest import balanced_labels, tiny_images, write_idx
+
+    folder.mkdir()
+    for split, n in (("train", 48), ("test", 16)):
+        labels = balanced_labels(n, seed=n)
+        write_idx(folder / folder_input.IDX_FILES[f"{split}_images"], tiny_images(labels, seed=n))
+        write_idx(folder / folder_input.IDX_FILES[f"{split}_labels"], labels)
+
+
+def test_the_folder_benchmark_reads_back_the_idx_arrays_and_notices_a_difference(tmp_path):
+    write_fashion_named_idx(tmp_path / "idx")
+    result = subprocess.run([sys.executable, str(folder_input.__file__), "--idx", str(tmp_path / "idx"),
+                             "--cores", "1", "--workdir", str(tmp_path / "work")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "64 PNG files" in result.stdout
+    assert result.stdout.count("same bytes as from IDX") == 6, result.stdout
+
+    # the class folders sort differently from the label order: compare maps them back
+    assert sorted(p.name for p in (tmp_path / "work" / "fashion-png" / "train").iterdir()) == [
+        "Dress", "Pullover", "T-shirt_top", "Trouser"]
+    data = tmp_path / "work" / "folder" / "results" / "fashion-folder" / "data"
+    with np.load(data / "train.npz") as archive:
+        arrays = dict(archive)
+    arrays["x"] = arrays["x"].copy()
+    arrays["x"][0, 0] = 255 - arrays["x"][0, 0]
+    np.savez(data / "train.npz", **arrays)
+    same = folder_input.compare(tmp_path / "work" / "idx" / "results" / "fashion-idx" / "data", data,
+                                tmp_path / "work" / "fashion-png" / "train")
+    assert same["train x"] is False and same["test x"] and same["train y"]
