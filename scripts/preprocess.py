@@ -58,9 +58,11 @@ with logged_step(snakemake.log[0]) as log:
                  100 * source["test_fraction"], len(train.images), params.split_seed)
         train, test = sources.split_off_test(train, source["test_fraction"], params.split_seed)
     for split, data in (("train", train), ("test", test)):
-        arrays = {"x": scale_and_flatten(data.images), "image_shape": list(data.images.shape[1:])}
+        # Member order x, y, image_shape keeps MNIST's archives the bytes they were before labels became optional.
+        arrays = {"x": scale_and_flatten(data.images)}
         if data.labels is not None:
             arrays["y"] = data.labels
+        arrays["image_shape"] = list(data.images.shape[1:])
         if split == "train":
             arrays["is_validation"] = validation_mask(len(data.images), params.validation_fraction,
                                                       params.split_seed)
