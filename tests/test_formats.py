@@ -174,10 +174,10 @@ def test_a_rerun_has_nothing_to_do(own_run):
     assert planned_rules(workdir) == {}
 
 
+# IDX and .npz files are preprocess' inputs themselves (tests/test_reruns.py); a folder is not.
+@pytest.mark.parametrize("own_run", ["folder-20x24", "flat-unlabelled"], indirect=True)
 def test_a_changed_added_or_removed_image_reruns_preprocess_and_a_touched_one_nothing(own_run):
-    name, workdir, _, dataset = own_run
-    if not name.startswith("folder"):
-        pytest.skip("IDX and .npz files are preprocess' inputs themselves (tests/test_reruns.py)")
+    _, workdir, _, _ = own_run
     images = sorted(p for p in (workdir / "source" / "images").rglob("*.png"))
     path, added = images[5], images[5].with_name("added-" + images[5].name)
     os.utime(path, ns=(1, 1))
