@@ -67,3 +67,11 @@ def test_comparison_png(tmp_path):
     series = {"accuracy": (np.array([0.8, 0.95]), np.array([0.02, 0.0])), "NMI": (np.array([0.7, 0.9]), np.zeros(2))}
     figures.plot_comparison(["default", "n2d"], series, [3, 1], tmp_path / "c.png")
     assert_png(tmp_path / "c.png")
+
+
+def test_the_score_axis_starts_at_zero_unless_a_score_is_negative():
+    positive = {"accuracy": (np.array([0.8, 0.95]), np.array([0.02, 0.0]))}
+    assert figures.score_axis_floor(positive) == 0.0
+    with_silhouette = {**positive, "silhouette": (np.array([-0.05, 0.3]), np.array([0.02, 0.01]))}
+    assert figures.score_axis_floor(with_silhouette) == pytest.approx(-0.17)
+    assert figures.score_axis_floor({"NMI": (np.array([np.nan]), np.array([np.nan]))}) == 0.0

@@ -199,6 +199,14 @@ def plot_code_activations(codes: np.ndarray, path: str | os.PathLike, zero_tol: 
     _save(fig, path)
 
 
+def score_axis_floor(series: dict[str, tuple[np.ndarray, np.ndarray]]) -> float:
+    """Where the comparison's score axis starts: 0, or below the lowest bar's error bar when a
+    score (a silhouette) is negative."""
+    lows = [np.asarray(means) - np.asarray(stds) for means, stds in series.values() if len(means)]
+    lowest = min([0.0] + [float(np.nanmin(low)) for low in lows if not np.isnan(low).all()])
+    return lowest - 0.1 if lowest < 0 else 0.0
+
+
 def plot_comparison(
     names: Sequence[str],
     series: dict[str, tuple[np.ndarray, np.ndarray]],
@@ -214,8 +222,7 @@ def plot_comparison(
         bars = ax.bar(x + (i - (len(series) - 1) / 2) * width, means, width, yerr=stds, capsize=3, label=label)
         ax.bar_label(bars, fmt="%.3f", fontsize=7, padding=2)
     ax.set_xticks(x, [f"{name}\n({n} seed{'s' if n != 1 else ''})" for name, n in zip(names, n_seeds)])
-    lowest = min([0.0] + [float(np.nanmin(means - stds)) for means, stds in series.values() if len(means)])
-    ax.set_ylim(min(0.0, lowest - 0.1), 1.08)  # a silhouette score may be below 0
+    ax.set_ylim(score_axis_floor(series), 1.08)
     ax.set_ylabel("score")
     ax.grid(axis="y", alpha=0.3)
     # below the axes, where it hides no bar
