@@ -58,7 +58,7 @@ with logged_step(snakemake.log[0]) as log:
                  100 * source["test_fraction"], len(train.images), params.split_seed)
         train, test = sources.split_off_test(train, source["test_fraction"], params.split_seed)
     for split, data in (("train", train), ("test", test)):
-        # Member order x, y, image_shape keeps MNIST's archives the bytes they were before labels became optional.
+        # A fixed member order (x, y, image_shape, is_validation): the archive's bytes depend on it.
         arrays = {"x": scale_and_flatten(data.images)}
         if data.labels is not None:
             arrays["y"] = data.labels
