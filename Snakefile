@@ -1,8 +1,9 @@
 # mnist-sae-pipeline: raw IDX files -> autoencoder -> embeddings -> (UMAP) -> clusters -> metrics,
 # figures, for every experiment and seed in config.yaml, and a summary comparing them.
-# Each stage lives in rules/<stage>.smk; path and parameter helpers in rules/common.smk.
+# Each stage lives in rules/<stage>.smk; the config's validation and the bindings of the
+# workflow's decisions (scripts/saepipe/plan.py) to Snakemake in rules/common.smk.
 
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
 min_version("9.0")
 
@@ -11,15 +12,6 @@ configfile: "config.yaml"
 
 
 include: "rules/common.smk"
-
-
-config.update(typed_like_schema(config, SCHEMA_RULES))
-validate(config, str(SCHEMA))
-EXPERIMENTS = resolve_experiments(config, SCHEMA_RULES)
-MODELS = {
-    model_id(settings["model"]): settings["model"] for settings in EXPERIMENTS.values()
-}
-check_config()
 
 
 wildcard_constraints:
@@ -47,4 +39,4 @@ include: "rules/summary.smk"
 rule all:
     default_target: True
     input:
-        all_outputs(),
+        PLAN.all_outputs(),

@@ -3,12 +3,12 @@
 
 rule assignments:
     input:
-        unpack(refined_inputs),
+        unpack(per_run(PLAN.refined)),
         images=results("data", "images.tsv"),
-        train_clusters=clusters_path("train"),
-        test_clusters=clusters_path("test"),
-        train_confidence=clusters_path("train", "confidence"),
-        test_confidence=clusters_path("test", "confidence"),
+        train_clusters=per_run(PLAN.clusters, "train"),
+        test_clusters=per_run(PLAN.clusters, "test"),
+        train_confidence=per_run(PLAN.clusters, "train", confidence=True),
+        test_confidence=per_run(PLAN.clusters, "test", confidence=True),
         code=library("atomic", "data", "summary"),
     output:
         results(RUN, "assignments.csv"),
@@ -22,6 +22,6 @@ rule assignments:
         mem_mb=1000,
         runtime=5,
     params:
-        refined=lambda wildcards: refines(wildcards.experiment),
+        refined=lambda wildcards: PLAN.refines(wildcards.experiment),
     script:
         "../scripts/assignments.py"

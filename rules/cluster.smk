@@ -1,11 +1,11 @@
 rule cluster:
     input:
-        unpack(cluster_inputs),
+        unpack(per_run(PLAN.clustered_points)),
         code=library("atomic", "cluster", "data"),
     output:
         train=results(RUN, "clusters", "train.npy"),
         test=results(RUN, "clusters", "test.npy"),
-        # Fitted on train and test together: the literature's protocol.
+        # Fitted on train and test together: the all-images protocol.
         all=results(RUN, "clusters", "all.npy"),
         centroids=results(RUN, "clusters", "centroids.npy"),
         # How surely each point belongs to its cluster, for a refine step's selection and the
@@ -34,9 +34,9 @@ rule cluster:
 
 rule decode_centroids:
     input:
-        model=model_path("autoencoder.keras"),
-        codes=model_path("embeddings", "train.npy"),
-        clusters=assignments_path("train"),
+        model=per_run(PLAN.model_path, "autoencoder.keras"),
+        codes=per_run(PLAN.model_path, "embeddings", "train.npy"),
+        clusters=per_run(PLAN.assignments, "train"),
         train=results("data", "train.npz"),
         code=library("atomic", "data", "model"),
     output:

@@ -1,11 +1,11 @@
 # No code inputs: the MD5 check pins the files, so a change to the fetching code must not
 # make every later step rerun.
 # Only for IDX datasets: the other formats are the user's own files, read where they are.
-if downloads():
+if plan.downloads(DATASET):
 
     rule download:
         output:
-            **raw_files(),
+            **RAW_FILES,
         log:
             log_file("download"),
         # Shared between workflows with --cache; Snakemake forbids a benchmark: file on a cached
@@ -21,6 +21,6 @@ if downloads():
         # retries) does not change them, so the script reads those from the config: a new mirror
         # list must not make Snakemake download again and retrain everything downstream.
         params:
-            files=[canonical(config["dataset"]["files"][key]) for key in RAW_KEYS],
+            files=[canonical(config["dataset"]["files"][key]) for key in plan.RAW_KEYS],
         script:
             "../scripts/download.py"

@@ -1,17 +1,21 @@
 rule evaluate:
     input:
-        unpack(before_refinement),
-        unpack(label_free_inputs),
+        unpack(per_run(PLAN.before_refinement)),
+        unpack(per_run(PLAN.label_free)),
         train=results("data", "train.npz"),
         test=results("data", "test.npz"),
-        train_clusters=assignments_path("train"),
-        test_clusters=assignments_path("test"),
-        all_clusters=assignments_path("all"),
-        mse=model_path("embeddings", "reconstruction_mse.json"),
+        train_clusters=per_run(PLAN.assignments, "train"),
+        test_clusters=per_run(PLAN.assignments, "test"),
+        all_clusters=per_run(PLAN.assignments, "all"),
+        mse=per_run(PLAN.model_path, "embeddings", "reconstruction_mse.json"),
         code=library("atomic", "data", "metrics"),
     output:
         # test: true label x cluster, for a dataset with labels
-        **confusion_output(),
+        **(
+            {"confusion": results(RUN, "metrics", "confusion_matrix.tsv")}
+            if PLAN.labelled
+            else {}
+        ),
         metrics=results(RUN, "metrics", "metrics.json"),
         table=run_report(results(RUN, "metrics", "metrics.tsv"), "metrics"),
     log:
@@ -26,9 +30,9 @@ rule evaluate:
         mem_mb=1000,
         runtime=10,
     params:
-        labelled=labelled(),
-        refined=lambda wildcards: refines(wildcards.experiment),
-        n_classes=n_classes() if labelled() else None,
+        labelled=PLAN.labelled,
+        refined=lambda wildcards: PLAN.refines(wildcards.experiment),
+        n_classes=len(CLASS_NAMES) if PLAN.labelled else None,
         n_clusters=lambda wildcards: experiment(wildcards)["clustering"]["n_clusters"],
         # draws the silhouette score's sample (datasets without labels)
         seed=lambda wildcards: int(wildcards.seed),

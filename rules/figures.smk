@@ -1,23 +1,20 @@
-# One rule per figure; scripts/plot.py draws the one its rule names, so all share its modules.
-# The default target draws them for each experiment's first seed; any other run's figures are
-# one target away: snakemake results/<dataset>/<experiment>/seed<n>/figures/<figure>.png
+# One PNG per figure and run, all drawn by scripts/plot.py, which draws the figure its rule's
+# params name. Each figure's rule is the first one's shape with its own inputs and params. The
+# default target draws them for each experiment's first seed; any other run's figures are one
+# target away: snakemake results/<dataset>/<experiment>/seed<n>/figures/<figure>.png
 
 
 rule figures:
     input:
-        [
-            path
-            for name in config.get("run", list(EXPERIMENTS))
-            for path in figure_files(name, EXPERIMENTS[name]["seeds"][0])
-        ],
+        PLAN.first_seed_figures(),
 
 
 rule plot_training_curves:
     input:
-        history=model_path("history.csv"),
+        history=per_run(PLAN.model_path, "history.csv"),
         code=library("atomic", "data", "figures"),
     output:
-        run_report(results(RUN, "figures", "training_curves.png"), "training_curves"),
+        figure_output("training_curves"),
     log:
         log_file(RUN, "plot_training_curves"),
     group:
@@ -27,166 +24,118 @@ rule plot_training_curves:
     resources:
         mem_mb=1000,
         runtime=5,
+    params:
+        figure="training_curves",
     script:
         "../scripts/plot.py"
 
 
-rule plot_reconstructions:
+use rule plot_training_curves as plot_reconstructions with:
     input:
-        examples=model_path("embeddings", "reconstruction_examples.npz"),
+        examples=per_run(PLAN.model_path, "embeddings", "reconstruction_examples.npz"),
         code=library("atomic", "data", "figures"),
     output:
-        run_report(results(RUN, "figures", "reconstructions.png"), "reconstructions"),
+        figure_output("reconstructions"),
     log:
         log_file(RUN, "plot_reconstructions"),
-    group:
-        job_group(RUN_GROUP)
-    conda:
-        "../envs/plot.yaml"
-    resources:
-        mem_mb=1000,
-        runtime=5,
-    script:
-        "../scripts/plot.py"
+    params:
+        figure="reconstructions",
 
 
-rule plot_centroids:
+use rule plot_training_curves as plot_centroids with:
     input:
         images=results(RUN, "clusters", "centroid_images.npy"),
         metrics=results(RUN, "metrics", "metrics.json"),
         code=library("atomic", "data", "figures"),
     output:
-        run_report(results(RUN, "figures", "centroids.png"), "centroids"),
+        figure_output("centroids"),
     log:
         log_file(RUN, "plot_centroids"),
-    group:
-        job_group(RUN_GROUP)
-    conda:
-        "../envs/plot.yaml"
-    resources:
-        mem_mb=1000,
-        runtime=5,
     params:
-        class_names=class_names(),
-    script:
-        "../scripts/plot.py"
+        figure="centroids",
+        class_names=CLASS_NAMES,
 
 
-rule plot_confusion_matrix:
+use rule plot_training_curves as plot_confusion_matrix with:
     input:
         confusion=results(RUN, "metrics", "confusion_matrix.tsv"),
         metrics=results(RUN, "metrics", "metrics.json"),
         code=library("atomic", "data", "figures"),
     output:
-        run_report(results(RUN, "figures", "confusion_matrix.png"), "confusion_matrix"),
+        figure_output("confusion_matrix"),
     log:
         log_file(RUN, "plot_confusion_matrix"),
-    group:
-        job_group(RUN_GROUP)
-    conda:
-        "../envs/plot.yaml"
-    resources:
-        mem_mb=1000,
-        runtime=5,
     params:
-        class_names=class_names(),
-    script:
-        "../scripts/plot.py"
+        figure="confusion_matrix",
+        class_names=CLASS_NAMES,
 
 
-rule plot_embedding_map:
+# A 2-D map (PCA or t-SNE) of a sample of the test codes: the one heavy figure.
+use rule plot_training_curves as plot_embedding_map with:
     input:
-        codes=model_path("embeddings", "test.npy"),
-        clusters=assignments_path("test"),
+        codes=per_run(PLAN.model_path, "embeddings", "test.npy"),
+        clusters=per_run(PLAN.assignments, "test"),
         test=results("data", "test.npz"),
         code=library("atomic", "data", "figures"),
     output:
-        run_report(results(RUN, "figures", "embedding_map.png"), "embedding_map"),
+        figure_output("embedding_map"),
     log:
         log_file(RUN, "plot_embedding_map"),
     benchmark:
         benchmark_file(RUN, "plot_embedding_map")
-    group:
-        job_group(RUN_GROUP)
-    conda:
-        "../envs/plot.yaml"
     threads: 2
     resources:
         mem_mb=1000,
         runtime=15,
     params:
-        class_names=class_names(),
+        figure="embedding_map",
+        class_names=CLASS_NAMES,
         method=config["figures"]["map_method"],
         clustering=lambda wildcards: experiment(wildcards)["clustering"]["method"],
         n_points=config["figures"]["map_points"],
         seed=lambda wildcards: int(wildcards.seed),
-    script:
-        "../scripts/plot.py"
 
 
-rule plot_code_activations:
+use rule plot_training_curves as plot_code_activations with:
     input:
-        codes=model_path("embeddings", "test.npy"),
+        codes=per_run(PLAN.model_path, "embeddings", "test.npy"),
         code=library("atomic", "data", "figures"),
     output:
-        run_report(results(RUN, "figures", "code_activations.png"), "code_activations"),
+        figure_output("code_activations"),
     log:
         log_file(RUN, "plot_code_activations"),
-    group:
-        job_group(RUN_GROUP)
-    conda:
-        "../envs/plot.yaml"
-    resources:
-        mem_mb=1000,
-        runtime=5,
-    script:
-        "../scripts/plot.py"
+    params:
+        figure="code_activations",
 
 
-rule plot_refinement:
+use rule plot_training_curves as plot_refinement with:
     input:
         train=results("data", "train.npz"),
-        before=clusters_path("train"),
+        before=per_run(PLAN.clusters, "train"),
         after=results(RUN, "refined", "train.npy"),
         confident=results(RUN, "refined", "confident.npz"),
         code=library("atomic", "data", "figures"),
     output:
-        run_report(results(RUN, "figures", "refinement.png"), "refinement"),
+        figure_output("refinement"),
     log:
         log_file(RUN, "plot_refinement"),
-    group:
-        job_group(RUN_GROUP)
-    conda:
-        "../envs/plot.yaml"
-    resources:
-        mem_mb=1000,
-        runtime=5,
     params:
+        figure="refinement",
         n_clusters=lambda wildcards: experiment(wildcards)["clustering"]["n_clusters"],
         seed=lambda wildcards: int(wildcards.seed),
-    script:
-        "../scripts/plot.py"
 
 
-rule plot_cluster_members:
+use rule plot_training_curves as plot_cluster_members with:
     input:
         train=results("data", "train.npz"),
-        clusters=assignments_path("train"),
+        clusters=per_run(PLAN.assignments, "train"),
         code=library("atomic", "data", "figures"),
     output:
-        run_report(results(RUN, "figures", "cluster_members.png"), "cluster_members"),
+        figure_output("cluster_members"),
     log:
         log_file(RUN, "plot_cluster_members"),
-    group:
-        job_group(RUN_GROUP)
-    conda:
-        "../envs/plot.yaml"
-    resources:
-        mem_mb=1000,
-        runtime=5,
     params:
+        figure="cluster_members",
         n_clusters=lambda wildcards: experiment(wildcards)["clustering"]["n_clusters"],
         n_examples=config["figures"]["n_examples"],
         seed=lambda wildcards: int(wildcards.seed),
-    script:
-        "../scripts/plot.py"

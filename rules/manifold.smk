@@ -3,8 +3,8 @@
 # by side (on a cluster, two one-CPU jobs).
 rule manifold:
     input:
-        train=model_path("embeddings", "train.npy"),
-        test=model_path("embeddings", "test.npy"),
+        train=per_run(PLAN.model_path, "embeddings", "train.npy"),
+        test=per_run(PLAN.model_path, "embeddings", "test.npy"),
         code=library("atomic", "data", "manifold"),
     output:
         train=results(RUN, "manifold", "train.npy"),
@@ -23,14 +23,16 @@ rule manifold:
     params:
         manifold=lambda wildcards: canonical(experiment(wildcards)["manifold"]),
         seed=lambda wildcards: int(wildcards.seed),
+        # Fit train and transform test; manifold_all fits all images.
+        protocol="train_test",
         # Compiled once, loaded by every later job (on a cluster, from any node).
         compile_cache=".snakemake/numba-cache",
     script:
         "../scripts/manifold.py"
 
 
-# Fitted on train and test together: the literature's protocol. The same step, but for its
-# output (which tells scripts/manifold.py the protocol), log and benchmark.
+# Fitted on train and test together: the all-images protocol. The same step, but for its
+# protocol, output, log and benchmark.
 use rule manifold as manifold_all with:
     output:
         all=results(RUN, "manifold", "all.npy"),
@@ -38,3 +40,5 @@ use rule manifold as manifold_all with:
         log_file(RUN, "manifold_all"),
     benchmark:
         benchmark_file(RUN, "manifold_all")
+    params:
+        protocol="all",

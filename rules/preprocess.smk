@@ -1,6 +1,6 @@
 rule preprocess:
     input:
-        **source_inputs(),
+        **plan.source_inputs(DATASET, RAW_FILES),
         code=library("atomic", "idx", "data", "sources"),
     output:
         train=results("data", "train.npz"),
@@ -19,8 +19,8 @@ rule preprocess:
         mem_mb=1000,
         runtime=10,
     params:
-        source=canonical(source_settings()),
-        class_names=class_names(),
+        source=canonical(plan.source_settings(DATASET, folder_digest)),
+        class_names=CLASS_NAMES,
         validation_fraction=config["preprocess"]["validation_fraction"],
         split_seed=config["preprocess"]["split_seed"],
     script:

@@ -5,13 +5,13 @@
 rule refine:
     input:
         # The embedding (or codes) the clustering was fitted on, for refine.move_blocks.
-        unpack(refine_points),
+        unpack(per_run(PLAN.refine_points)),
         train=results("data", "train.npz"),
         test=results("data", "test.npz"),
-        train_clusters=clusters_path("train"),
-        all_clusters=clusters_path("all"),
-        train_confidence=clusters_path("train", "confidence"),
-        all_confidence=clusters_path("all", "confidence"),
+        train_clusters=per_run(PLAN.clusters, "train"),
+        all_clusters=per_run(PLAN.clusters, "all"),
+        train_confidence=per_run(PLAN.clusters, "train", confidence=True),
+        all_confidence=per_run(PLAN.clusters, "all", confidence=True),
         code=library("atomic", "cluster", "data", "model", "refine"),
     output:
         train=results(RUN, "refined", "train.npy"),

@@ -1,6 +1,6 @@
 # Compare every experiment and seed of the default target: a table and a figure.
 
-SUMMARY_ROWS = summary_rows()
+SUMMARY_ROWS = PLAN.summary_rows()
 
 
 rule summary:
@@ -19,7 +19,7 @@ rule summary:
         mem_mb=500,
         runtime=5,
     params:
-        runs=summary_params(SUMMARY_ROWS),
+        runs=plan.summary_params(SUMMARY_ROWS),
         settings={
             row["experiment"]: canonical(EXPERIMENTS[row["experiment"]])
             for row in SUMMARY_ROWS

@@ -1,13 +1,12 @@
-"""Draw the figure that the calling rule writes (rules `plot_*`)."""
+"""Draw the figure that the calling rule names in params.figure (rules `plot_*`)."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from saepipe import figures
-from saepipe.data import load_npy, load_npz, load_split
+from saepipe.data import load_npy, load_npz
 from saepipe.logs import logged_step
 
 
@@ -44,7 +43,7 @@ def confusion_matrix(inputs, params, output):
 
 def embedding_map(inputs, params, output):
     codes, clusters = load_npy(inputs.codes), load_npy(inputs.clusters)
-    labels = load_split(inputs.test).get("y")
+    labels = load_npz(inputs.test).get("y")
     rng = np.random.default_rng(params.seed)
     sample = np.sort(rng.permutation(len(codes))[: params.n_points])
     points = figures.embed_2d(codes[sample], params.method, params.seed)
@@ -53,7 +52,7 @@ def embedding_map(inputs, params, output):
 
 
 def cluster_members(inputs, params, output):
-    train = load_split(inputs.train)
+    train = load_npz(inputs.train)
     images = train["x"].reshape(-1, *(int(v) for v in train["image_shape"]))
     figures.plot_cluster_members(images, load_npy(inputs.clusters), params.n_clusters, output,
                                  params.n_examples, params.seed)
@@ -64,7 +63,7 @@ def code_activations(inputs, params, output):
 
 
 def refinement(inputs, params, output):
-    train = load_split(inputs.train)
+    train = load_npz(inputs.train)
     images = train["x"].reshape(-1, *(int(v) for v in train["image_shape"]))
     figures.plot_refinement(images, load_npy(inputs.before), load_npy(inputs.after),
                             load_npz(inputs.confident)["train"], params.n_clusters, output, seed=params.seed)
@@ -75,7 +74,5 @@ PLOTS = {f.__name__: f for f in
           cluster_members)}
 
 with logged_step(snakemake.log[0]) as log:
-    # The figure is named by its file (<figure>.png), not by the rule, whose name a workflow that
-    # imports this one as a module may prefix.
-    PLOTS[Path(snakemake.output[0]).stem](snakemake.input, snakemake.params, snakemake.output[0])
+    PLOTS[snakemake.params.figure](snakemake.input, snakemake.params, snakemake.output[0])
     log.info("wrote %s", snakemake.output[0])

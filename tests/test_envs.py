@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from conftest import REPO
+from saepipe.plan import FIGURES
 
 # Import name -> distribution name, for the third-party modules the scripts use.
 DISTRIBUTIONS = {
@@ -36,10 +37,15 @@ def library_modules(block: str) -> set[str] | None:
 
 
 def rule_blocks():
-    """(rule name, rule text) for each rule in rules/*.smk."""
+    """(file, rule name, rule text) for each rule in rules/*.smk. A rule made with `use rule A as
+    B with:` is its own text followed by A's: what it does not override (conda, script) is A's."""
     for smk in sorted((REPO / "rules").glob("*.smk")):
-        for block in re.split(r"^\s*rule ", smk.read_text(), flags=re.M)[1:]:
-            yield smk, block.split(":", 1)[0].strip(), block
+        texts = {}
+        for block in re.split(r"^[ \t]*(?=(?:use )?rule )", smk.read_text(), flags=re.M)[1:]:
+            derived = re.match(r"use rule (\S+) as (\S+) with:", block)
+            name = derived.group(2) if derived else block[len("rule "):].split(":", 1)[0].strip()
+            texts[name] = block + texts[derived.group(1)] if derived else block
+            yield smk, name, texts[name]
 
 
 def rules():
@@ -104,7 +110,9 @@ RULES = rules()
 def test_the_parser_found_every_scripted_rule():
     names = {name for name, _, _ in RULES}
     assert {"download", "preprocess", "train", "embed", "cluster", "decode_centroids", "evaluate",
-            "plot_training_curves", "plot_embedding_map", "manifold", "summary", "plot_comparison"} <= names
+            "plot_training_curves", "plot_embedding_map", "manifold", "manifold_all", "summary",
+            "plot_comparison"} <= names
+    assert {f"plot_{figure}" for figure in FIGURES} <= names
 
 
 @pytest.mark.parametrize("rule, env, script", RULES, ids=[r[0] for r in RULES])

@@ -30,12 +30,24 @@ def grid(tmp_path_factory, tiny_mirror, http_mirror):
     _, files = tiny_mirror
     write_config(workdir, tiny_config(files, [http_mirror], experiments=EXPERIMENTS, seeds=SEEDS))
     planned = planned_rules(workdir)
-    snakemake(workdir, "--cores", "2")
-    return workdir, planned
+    # TensorFlow's own level, not the test harness's quieter one: what it prints must reach the
+    # steps' logs, not the console.
+    result = snakemake(workdir, "--cores", "2", env={"TF_CPP_MIN_LOG_LEVEL": "0"})
+    return workdir, planned, result.stdout + result.stderr
+
+
+def test_the_console_shows_no_native_log_lines(grid):
+    """TensorFlow's C++ lines (I0000, W0000, E0000: oneDNN notes, CUDA probing) go to the
+    steps' logs, the UMAP steps' too (umap-learn imports TensorFlow)."""
+    workdir, _, console = grid
+    native = [line for line in console.splitlines() if re.match(r"^[IWE]\d{4} ", line) or "cudart" in line
+              or "oneDNN" in line]
+    assert not native, "\n".join(native[:10])
+    assert "Finished job" in console or "steps (100%) done" in console
 
 
 def test_experiments_with_the_same_model_settings_train_one_model_per_seed(grid):
-    workdir, planned = grid
+    workdir, planned, _ = grid
     assert planned["train"] == planned["embed"] == len(SEEDS)
     assert planned["evaluate"] == len(EXPERIMENTS) * len(SEEDS)
     assert planned["cluster"] == len(CLUSTERED) * len(SEEDS)
@@ -44,7 +56,7 @@ def test_experiments_with_the_same_model_settings_train_one_model_per_seed(grid)
 
 
 def test_the_manifold_steps_embed_train_test_and_all(grid):
-    workdir, _ = grid
+    workdir, _, _ = grid
     folder = run_dir(workdir, "umap", 1) / "manifold"
     shapes = {split: np.load(folder / f"{split}.npy").shape for split in ("train", "test", "all")}
     assert shapes == {"train": (320, 3), "test": (80, 3), "all": (400, 3)}
@@ -61,7 +73,7 @@ def test_the_manifold_steps_embed_train_test_and_all(grid):
 def test_the_two_manifold_jobs_give_what_one_process_fitting_both_gives(grid):
     """The protocols' UMAPs run as two jobs side by side: each is the same seeded fit as when one
     process ran them one after the other (the train fit, its transform of test, then all)."""
-    workdir, _ = grid
+    workdir, _, _ = grid
     cache_compiled_code(workdir / ".snakemake" / "numba-cache")  # compiled by the workflow's jobs
     codes = [np.load(model_dirs(workdir, 1)[0] / "embeddings" / f"{split}.npy") for split in ("train", "test")]
     options = dict(n_components=3, n_neighbors=10, min_dist=0.0, metric="euclidean", seed=1)
@@ -74,7 +86,7 @@ def test_the_two_manifold_jobs_give_what_one_process_fitting_both_gives(grid):
 
 
 def test_a_refining_experiment_reuses_the_clustering_it_refines(grid):
-    workdir, planned = grid
+    workdir, planned, _ = grid
     assert planned["refine"] == len(SEEDS)
     assert not (run_dir(workdir, "self", 0) / "manifold").exists()
     assert not (run_dir(workdir, "self", 0) / "clusters" / "train.npy").exists()
@@ -94,13 +106,13 @@ def test_a_refining_experiment_reuses_the_clustering_it_refines(grid):
 
 
 def test_each_seed_trains_its_own_model(grid):
-    workdir, _ = grid
+    workdir, _, _ = grid
     codes = [np.load(model_dirs(workdir, seed)[0] / "embeddings" / "test.npy") for seed in SEEDS]
     assert not np.array_equal(codes[0], codes[1])
 
 
 def test_the_summary_has_a_row_per_experiment_and_seed(grid):
-    workdir, _ = grid
+    workdir, _, _ = grid
     summary = pd.read_csv(workdir / "results" / "tiny" / "summary.csv")
     assert summary[["experiment", "seed"]].values.tolist() == [
         [name, seed] for name in EXPERIMENTS for seed in SEEDS]
@@ -122,7 +134,7 @@ def test_the_summary_has_a_row_per_experiment_and_seed(grid):
 
 
 def test_figures_are_drawn_for_each_experiments_first_seed_and_the_comparison(grid):
-    workdir, _ = grid
+    workdir, _, _ = grid
     for name in EXPERIMENTS:
         assert (run_dir(workdir, name, SEEDS[0]) / "figures" / "embedding_map.png").exists()
         assert not (run_dir(workdir, name, SEEDS[1]) / "figures").exists()
@@ -132,7 +144,7 @@ def test_figures_are_drawn_for_each_experiments_first_seed_and_the_comparison(gr
 
 
 def test_run_selects_the_experiments_the_default_target_makes(grid):
-    workdir, _ = grid
+    workdir, _, _ = grid
     planned = planned_rules(workdir, "--config", "run=[umap]", "seeds=[0]")
     # its outputs are all there: only the summary (now of one experiment and seed) is redone
     assert set(planned) == {"summary", "plot_comparison", "all"}

@@ -10,8 +10,7 @@ import pytest
 
 from conftest import REPO, planned_rules, snakemake, tiny_config, write_config
 
-FIGURES = ["training_curves", "reconstructions", "centroids", "confusion_matrix", "embedding_map",
-           "code_activations"]
+from saepipe.plan import FIGURES
 
 
 def readme_snippet() -> str:

@@ -9,8 +9,9 @@ import yaml
 
 from conftest import REPO, planned_rules, serve_folder, snakemake, tiny_config, write_config
 
-PLOTS = {"plot_training_curves", "plot_reconstructions", "plot_centroids", "plot_confusion_matrix",
-         "plot_embedding_map", "plot_code_activations", "plot_cluster_members"}
+from saepipe.plan import FIGURES
+
+PLOTS = {f"plot_{figure}" for figure in FIGURES}
 SUMMARY = {"summary", "plot_comparison", "all"}
 AFTER_CLUSTER = {"cluster", "decode_centroids", "evaluate", "assignments", "plot_centroids",
                  "plot_confusion_matrix", "plot_embedding_map", "plot_cluster_members", *SUMMARY}

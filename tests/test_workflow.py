@@ -22,8 +22,7 @@ from conftest import (
     write_config,
 )
 
-FIGURES = ["training_curves", "reconstructions", "centroids", "confusion_matrix", "embedding_map",
-           "code_activations"]
+from saepipe.plan import FIGURES  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +98,7 @@ def test_metrics_are_complete_and_in_range(finished_run):
         # a majority map is never worse than a one-to-one map on the data it was fitted on
     assert metrics["train"]["accuracy_majority"] >= metrics["train"]["accuracy_hungarian"]
     assert 1 <= metrics["majority_distinct_labels"] <= N_CLASSES
-    # the literature's protocol: fitted and scored on all 400 images
+    # the all-images protocol: fitted and scored on all 400 images
     assert metrics["all"]["n_samples"] == 400
     assert 0.0 <= metrics["all"]["accuracy_hungarian"] <= 1.0 and 0.0 <= metrics["all"]["nmi"] <= 1.0
     table = pd.read_csv(out / "metrics" / "metrics.tsv", sep="\t")
