@@ -1,5 +1,5 @@
 """Cluster the codes or their UMAP embedding (rule `cluster`): fitted on train and applied to
-test (the seed's protocol), and fitted on train and test together (the literature's)."""
+test (the train/test protocol), and fitted on train and test together (the all-images protocol)."""
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -25,7 +25,7 @@ with logged_step(snakemake.log[0]) as log, threadpool_limits(snakemake.threads):
     save_npy(snakemake.output.test, model.predict(points["test"]).astype(np.int64))
     save_npy(snakemake.output.test_confidence, confidence(model, points["test"]))
     save_npy(snakemake.output.centroids, centres(model))
-    log.info("%s: fitting on all %d points (the literature's protocol)", settings["method"], len(points["all"]))
+    log.info("%s: fitting on all %d points (the all-images protocol)", settings["method"], len(points["all"]))
     everything = fit(points["all"])
     log.info("all fit: %s", describe(everything))
     save_npy(snakemake.output.all, everything.predict(points["all"]).astype(np.int64))

@@ -7,7 +7,7 @@ the codes are clustered unscaled, and a point in the decoder's own space when th
 import numpy as np
 
 from saepipe.atomic import save_npy
-from saepipe.data import load_npy, load_split
+from saepipe.data import load_npy, load_npz
 from saepipe.logs import logged_step
 
 with logged_step(snakemake.log[0], native_stderr_to_log=True) as log:
@@ -21,7 +21,7 @@ with logged_step(snakemake.log[0], native_stderr_to_log=True) as log:
         codes[clusters == c].mean(axis=0) if np.any(clusters == c) else np.zeros(codes.shape[1])
         for c in range(k)
     ]).astype(np.float32)
-    image_shape = tuple(load_split(snakemake.input.train)["image_shape"])
+    image_shape = tuple(load_npz(snakemake.input.train)["image_shape"])
     autoencoder = sae.load_model(snakemake.input.model)
     images = sae.decode(autoencoder, centres).reshape((k, *image_shape))
     save_npy(snakemake.output.images, images)

@@ -1,7 +1,7 @@
 """Score the clusters (rule `evaluate`): metrics.json and a tidy table.
 
 With labels, two protocols, kept apart: the train/test protocol ("train", "test": clusters fitted
-on train, mapped to labels from the training labels) and the literature's ("all": fitted and
+on train, mapped to labels from the training labels) and the all-images protocol ("all": fitted and
 scored on train and test together). Without labels, what needs none: cluster sizes, the
 silhouette score among the codes, the clustering's mean confidence, reconstruction MSE.
 """
@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 
 from saepipe.atomic import atomic_path, save_json
-from saepipe.data import load_npy, load_split
+from saepipe.data import load_npy, load_npz
 from saepipe.logs import logged_step
-from saepipe.metrics import cluster_scores, contingency, label_free_scores, literature_scores
+from saepipe.metrics import cluster_scores, contingency, label_free_scores, all_images_scores
 
 SPLITS = ("train", "test", "all")
 
@@ -23,7 +23,7 @@ def protocol_scores(labels: dict, clusters: dict, params) -> dict:
     """Both protocols' scores of one set of assignments (train, test and all)."""
     scores = cluster_scores(labels["train"], clusters["train"], labels["test"], clusters["test"],
                             params.n_classes, params.n_clusters)
-    scores["all"] = literature_scores(np.concatenate([labels["train"], labels["test"]]), clusters["all"],
+    scores["all"] = all_images_scores(np.concatenate([labels["train"], labels["test"]]), clusters["all"],
                                       params.n_classes, params.n_clusters)
     return scores
 
@@ -35,7 +35,7 @@ def label_free(codes: dict, clusters: dict, confidence: dict, params) -> dict:
 
 def labelled_scores(inputs, params, clusters: dict, before: dict | None) -> tuple[dict, dict]:
     """The scores against the labels, and the train and test contingency tables."""
-    labels = {split: load_split(inputs[split])["y"] for split in ("train", "test")}
+    labels = {split: load_npz(inputs[split])["y"] for split in ("train", "test")}
     scores = protocol_scores(labels, clusters, params)
     if before is not None:
         # A refined run: the clustering's own scores too (no maps), so the refinement's gain shows.

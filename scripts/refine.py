@@ -3,18 +3,18 @@ and all, in the clustering's own form, and which images the classifier trained o
 
 With refine.move_blocks on, whole blocks the clustering misplaced are moved first (a finer
 mixture on the points it was fitted on, and each block's neighbours in pixel space).
-The two protocols stay apart: the seed's trains on the training images (their train clusters)
-and places train and test; the literature's refines the clustering of all images on all images.
+The two protocols stay apart: the train/test protocol trains on the training images (their train clusters)
+and places train and test; the all-images protocol refines the clustering of all images on all images.
 """
 
-import os
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from saepipe import job_threads
 from saepipe.atomic import save_npy, save_npz
 from saepipe.cluster import clustering_points
-from saepipe.data import image_dims, load_npy, load_split
+from saepipe.data import image_dims, load_npy, load_npz
 from saepipe.logs import logged_step
 
 with logged_step(snakemake.log[0], native_stderr_to_log=True) as log:
@@ -25,16 +25,17 @@ with logged_step(snakemake.log[0], native_stderr_to_log=True) as log:
     settings, n_clusters, seed = snakemake.params.refine, snakemake.params.n_clusters, snakemake.params.seed
     inputs, output = snakemake.input, snakemake.output
     sae.log_devices()
-    sae.seed_everything(seed, threads=min(snakemake.threads, os.cpu_count() or 1))
-    train, test = load_split(inputs.train), load_split(inputs.test)
+    sae.seed_everything(seed, threads=job_threads(snakemake.threads))
+    train, test = load_npz(inputs.train), load_npz(inputs.test)
     refine.conv_blocks(*image_dims(train["image_shape"])[:2])  # too small for the classifier: say so now
     images = {split: refine.as_images(data["x"], data["image_shape"]) for split, data in
               (("train", train), ("test", test))}
     images["all"] = np.concatenate([images["train"], images["test"]])
     before = {split: load_npy(inputs[f"{split}_clusters"]) for split in ("train", "all")}
-    # The rule passes the clustering's points (points_<split>) only when move_blocks is on.
-    points = clustering_points(inputs, snakemake.params.normalize, prefix="points_")
     blocks = settings["move_blocks"]
+    # The clustering's points (points_<split>) are inputs only when move_blocks is on.
+    moving = bool(blocks["components_per_cluster"])
+    points = clustering_points(inputs, snakemake.params.normalize, prefix="points_") if moving else {}
 
     def moved_blocks(split: str) -> np.ndarray:
         """The clustering of `split` with its misplaced blocks moved (refine.move_blocks)."""

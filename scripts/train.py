@@ -1,11 +1,11 @@
 """Train the sparse autoencoder (rule `train`): the model file and its per-epoch history."""
 
-import os
 
 import pandas as pd
 
+from saepipe import job_threads
 from saepipe.atomic import atomic_path, save_json
-from saepipe.data import load_split
+from saepipe.data import load_npz
 from saepipe.logs import logged_step
 
 with logged_step(snakemake.log[0], native_stderr_to_log=True) as log:
@@ -17,8 +17,8 @@ with logged_step(snakemake.log[0], native_stderr_to_log=True) as log:
 
     cfg, seed = snakemake.params.model, snakemake.params.seed
     # A cluster node reports all its CPUs; use no more than the job was given.
-    sae.seed_everything(seed, threads=min(snakemake.threads, os.cpu_count() or 1))
-    data = load_split(snakemake.input.train)
+    sae.seed_everything(seed, threads=job_threads(snakemake.threads))
+    data = load_npz(snakemake.input.train)
     x, is_val = data["x"], data["is_validation"]
     log.info("training on %d images, validating on %d", int((~is_val).sum()), int(is_val.sum()))
     sparsity = cfg["sparsity"]

@@ -156,12 +156,3 @@ def test_with_no_whole_checkpoint_left_training_starts_afresh(tmp_path, caplog):
     assert caplog.text.count("discarding a damaged checkpoint") == 2
     assert "training starts afresh" in caplog.text and "resuming" not in caplog.text
     assert len(history["loss"]) == 3
-
-
-def test_a_checkpoint_of_the_older_layout_is_discarded(tmp_path, caplog):
-    caplog.set_level(logging.INFO)
-    folder = tmp_path / "ckpt"
-    folder.mkdir()
-    (folder / "state.json").write_text("{}")
-    _, history = train(folder, epochs=2)
-    assert "older version" in caplog.text and len(history["loss"]) == 2

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from saepipe.cluster import clustering_points, fit_kmeans, normalize_rows
+from saepipe.cluster import clustering_points, fit_clusters, normalize_rows
 
 
 def blobs(seed=0):
@@ -13,7 +13,7 @@ def blobs(seed=0):
 
 def test_kmeans_separates_clear_blobs():
     x, labels = blobs()
-    kmeans = fit_kmeans(x, n_clusters=3, n_init=3, max_iter=100, seed=0)
+    kmeans = fit_clusters(x, "kmeans", n_clusters=3, n_init=3, max_iter=100, seed=0)
     # each true blob falls into exactly one cluster
     for label in range(3):
         assert len(set(kmeans.labels_[labels == label].tolist())) == 1
@@ -22,14 +22,14 @@ def test_kmeans_separates_clear_blobs():
 
 def test_kmeans_is_deterministic_for_a_seed():
     x, _ = blobs()
-    a = fit_kmeans(x, 3, 2, 100, seed=7).labels_
-    b = fit_kmeans(x, 3, 2, 100, seed=7).labels_
+    a = fit_clusters(x, "kmeans", 3, 2, 100, seed=7).labels_
+    b = fit_clusters(x, "kmeans", 3, 2, 100, seed=7).labels_
     np.testing.assert_array_equal(a, b)
 
 
 def test_more_clusters_than_samples_is_a_clear_error():
     with pytest.raises(ValueError, match="n_clusters is 5 but there are only 3 training samples"):
-        fit_kmeans(np.zeros((3, 2)), 5, 1, 10, 0)
+        fit_clusters(np.zeros((3, 2)), "kmeans", 5, 1, 10, 0)
 
 
 def test_normalize_rows_gives_unit_length_and_keeps_zero_rows_finite():

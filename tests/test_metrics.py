@@ -60,13 +60,13 @@ def test_maps_are_fitted_on_train_and_applied_to_test():
     assert scores["majority_distinct_labels"] == 2
 
 
-def test_the_literature_protocol_scores_with_the_best_one_to_one_map():
-    from saepipe.metrics import literature_scores
+def test_the_all_images_protocol_scores_with_the_best_one_to_one_map():
+    from saepipe.metrics import all_images_scores
 
     labels = np.array([0, 0, 1, 1, 2, 2])
     clusters = np.array([2, 2, 0, 0, 1, 0])  # one image of label 2 in label 1's cluster
-    scores = literature_scores(labels, clusters, 3, 3)
+    scores = all_images_scores(labels, clusters, 3, 3)
     assert scores["accuracy_hungarian"] == pytest.approx(5 / 6)
     assert scores["n_samples"] == 6 and 0 < scores["nmi"] < 1
-    perfect = literature_scores(labels, np.array([1, 1, 2, 2, 0, 0]), 3, 3)
+    perfect = all_images_scores(labels, np.array([1, 1, 2, 2, 0, 0]), 3, 3)
     assert perfect["accuracy_hungarian"] == perfect["nmi"] == perfect["ari"] == pytest.approx(1.0)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from saepipe.data import DamagedInput, load_npy, load_npz, load_split, scale_and_flatten, validation_mask
+from saepipe.data import DamagedInput, load_npy, load_npz, scale_and_flatten, validation_mask
 from saepipe.logs import logged_step
 
 
@@ -45,7 +45,7 @@ def test_a_damaged_or_foreign_archive_is_a_clear_error(tmp_path, content):
     path.parent.mkdir()
     path.write_bytes(content)
     with pytest.raises(DamagedInput, match=r"train\.npz: cut short or not a NumPy \.npz file .*\(rule preprocess\)"):
-        load_split(path)
+        load_npz(path)
 
 
 def test_a_whole_archive_loads_every_array(tmp_path):

@@ -108,10 +108,6 @@ def load(folder: Path, expected: str) -> tuple[keras.Model, TrainingState] | Non
     """
     if not folder.exists():
         return None
-    if (folder / "state.json").exists():
-        log.warning("discarding the checkpoint in %s: written by an older version of this workflow", folder)
-        discard(folder)
-        return None
     tried = False
     for path in state_files(folder):
         tried = True

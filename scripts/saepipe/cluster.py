@@ -12,11 +12,6 @@ from .data import load_npy
 METHODS = ("kmeans", "gmm")
 
 
-def fit_kmeans(x: np.ndarray, n_clusters: int, n_init: int, max_iter: int, seed: int):
-    """A fitted sklearn KMeans; the seed fixes its initialisations."""
-    return fit_clusters(x, "kmeans", n_clusters, n_init, max_iter, seed)
-
-
 def fit_clusters(
     x: np.ndarray,
     method: str,

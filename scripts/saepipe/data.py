@@ -67,8 +67,3 @@ def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
             return {key: data[key] for key in data.files}
     except (ValueError, EOFError, OSError, zipfile.BadZipFile) as err:
         raise damaged(path, "NumPy .npz", err) from None
-
-
-def load_split(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Load a preprocessed split (`x`, `y`, `image_shape`, and for train `is_validation`)."""
-    return load_npz(path)

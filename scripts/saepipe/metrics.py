@@ -1,4 +1,4 @@
-"""Score clusters against true labels: the seed's majority map and the literature's protocol."""
+"""Score clusters against true labels: the train/test protocol's majority map and the all-images protocol."""
 
 from __future__ import annotations
 
@@ -40,6 +40,17 @@ def mapped_accuracy(labels: np.ndarray, clusters: np.ndarray, mapping: np.ndarra
     return float(np.mean(mapping[np.asarray(clusters, dtype=np.int64)] == labels))
 
 
+def label_agreement(labels: np.ndarray, clusters: np.ndarray) -> dict:
+    """The scores that need no map: NMI, ARI, and how many images were scored."""
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+    return {
+        "nmi": float(normalized_mutual_info_score(labels, clusters)),
+        "ari": float(adjusted_rand_score(labels, clusters)),
+        "n_samples": int(len(labels)),
+    }
+
+
 def cluster_scores(
     train_labels: np.ndarray,
     train_clusters: np.ndarray,
@@ -49,8 +60,6 @@ def cluster_scores(
     n_clusters: int,
 ) -> dict:
     """All clustering metrics. Both maps are fitted on the training labels only, then applied to test."""
-    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
-
     majority = majority_mapping(train_labels, train_clusters, n_classes, n_clusters)
     hungarian = hungarian_mapping(train_labels, train_clusters, n_classes, n_clusters)
     scores: dict = {
@@ -62,25 +71,16 @@ def cluster_scores(
         scores[split] = {
             "accuracy_majority": mapped_accuracy(labels, clusters, majority),
             "accuracy_hungarian": mapped_accuracy(labels, clusters, hungarian),
-            "nmi": float(normalized_mutual_info_score(labels, clusters)),
-            "ari": float(adjusted_rand_score(labels, clusters)),
-            "n_samples": int(len(labels)),
+            **label_agreement(labels, clusters),
         }
     return scores
 
 
-def literature_scores(labels: np.ndarray, clusters: np.ndarray, n_classes: int, n_clusters: int) -> dict:
+def all_images_scores(labels: np.ndarray, clusters: np.ndarray, n_classes: int, n_clusters: int) -> dict:
     """The published protocol (DEC, IDEC, N2D): clusters fitted on all images, scored on the same
     images with the best one-to-one map (Hungarian accuracy), NMI and ARI."""
-    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
-
     hungarian = hungarian_mapping(labels, clusters, n_classes, n_clusters)
-    return {
-        "accuracy_hungarian": mapped_accuracy(labels, clusters, hungarian),
-        "nmi": float(normalized_mutual_info_score(labels, clusters)),
-        "ari": float(adjusted_rand_score(labels, clusters)),
-        "n_samples": int(len(labels)),
-    }
+    return {"accuracy_hungarian": mapped_accuracy(labels, clusters, hungarian), **label_agreement(labels, clusters)}
 
 
 def silhouette(points: np.ndarray, clusters: np.ndarray, seed: int, sample: int = 5000) -> float | None:
