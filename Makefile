@@ -9,7 +9,7 @@ CORES ?= 4
 # are the same, byte for byte.
 TRAIN_THREADS ?= $(shell n=$$(nproc 2>/dev/null || echo 4); echo $$(( n < 2 ? 2 : n > 4 ? 4 : n )))
 
-.PHONY: run test test-fast bench report dag clean-venv
+.PHONY: run test test-fast bench results report dag clean-venv
 
 # Reinstall only when a requirements file changes.
 $(BIN)/.installed-run: requirements.txt
@@ -34,9 +34,13 @@ test: $(BIN)/.installed-dev  ## every test, the real-MNIST tier included
 test-fast: $(BIN)/.installed-dev  ## skip the real-MNIST and SLURM tiers
 	$(BIN)/python -m pytest -m "not realdata and not slurm"
 
-bench: $(BIN)/.installed-run  ## the benchmark on real MNIST: every shipped experiment, seeds 0 1 2
-	$(BIN)/python bench/benchmark.py --experiments default seed n2d n2d-self --cores $(CORES) \
-		--train-threads $(TRAIN_THREADS)
+bench: $(BIN)/.installed-run  ## the benchmark on real MNIST (every shipped experiment, seeds 0 1 2), then docs/results.md
+	$(BIN)/python bench/benchmark.py --experiments default notebook n2d n2d-self --cores $(CORES) \
+		--train-threads $(TRAIN_THREADS) --json bench/records/mnist.json
+	$(BIN)/python bench/results_page.py
+
+results: $(BIN)/.installed-run  ## docs/results.md from the records in bench/records/
+	$(BIN)/python bench/results_page.py
 
 dag: $(BIN)/.installed-run  ## the rule graph for the README, as mermaid
 	$(BIN)/snakemake --rulegraph mermaid-js --quiet all

@@ -16,7 +16,7 @@ per CPU second against the peak per thread (how well the cores the job got were 
     python bench/benchmark.py                                  # default, seeds 0 1 2
     python bench/benchmark.py --experiments n2d default --seeds 0 1 2 --cores 2
     python bench/benchmark.py --mirror https://ossci-datasets.s3.amazonaws.com/mnist/
-    python bench/benchmark.py --experiments default seed n2d n2d-self --train-threads 2   # as make run, 2 CPUs
+    python bench/benchmark.py --experiments default notebook n2d n2d-self --train-threads 2   # as make run, 2 CPUs
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ import pandas as pd
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "scripts"))
+from saepipe import job_threads  # noqa: E402
 TRAIN_THREADS = 4  # rules/train.smk; a job gets no more than --cores
 METRICS = [("test_accuracy_majority", "test acc (majority)"), ("test_accuracy_hungarian", "test acc (Hungarian)"),
            ("train_accuracy_majority", "train acc (majority)"), ("test_nmi", "test NMI"),
@@ -46,7 +48,7 @@ METRICS = [("test_accuracy_majority", "test acc (majority)"), ("test_accuracy_hu
 def train_job_threads(cores: int, train_threads: int = TRAIN_THREADS) -> int:
     """The threads a train job runs with: its rule's (or --set-threads'), capped by --cores, and
     by the CPUs, as scripts/train.py caps them (--cores 4 on a 2-core machine: 2, not 4)."""
-    return min(cores, train_threads, os.cpu_count() or 1)
+    return job_threads(min(cores, train_threads))
 
 
 def run_options(cores: int, train_threads: int) -> list[str]:
@@ -198,6 +200,26 @@ def print_report(summary: pd.DataFrame, memory: pd.DataFrame, timings: dict) -> 
         print(f"{key:<44} {value:.3f}" if "/" in key else f"{key:<44} {value:.1f}")
 
 
+def machine() -> dict:
+    """The CPU (lscpu's model name), its cores and the instruction sets that change the numbers."""
+    info = dict(line.split(":", 1) for line in subprocess.run(["lscpu"], capture_output=True, text=True)
+                .stdout.splitlines() if ":" in line)
+    flags = info.get("Flags", "").split()
+    wide = [name for flag, name in (("avx512f", "AVX-512"), ("amx_bf16", "AMX")) if flag in flags]
+    return {"cpu": info.get("Model name", "unknown").strip(), "cores": os.cpu_count() or 1,
+            "flags": ", ".join(wide or (["AVX2"] if "avx2" in flags else []))}
+
+
+def versions() -> dict:
+    """The project's commit and the versions that fix the numbers."""
+    from importlib.metadata import version
+
+    commit = subprocess.run(["git", "-C", str(REPO), "describe", "--always", "--dirty"], capture_output=True,
+                            text=True).stdout.strip()
+    return {"mnist-sae-pipeline": commit or "unknown", "TensorFlow": version("tensorflow"),
+            "scikit-learn": version("scikit-learn"), "umap-learn": version("umap-learn")}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--experiments", nargs="+", default=["default"], help="names from config.yaml")
@@ -208,7 +230,8 @@ def main() -> None:
     parser.add_argument("--train-threads", type=int, default=TRAIN_THREADS,
                         help="a train job's threads (snakemake --set-threads train=N; make run gives the CPUs, 2 to 4)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary workdir")
-    parser.add_argument("--json", type=Path, help="also write the summary rows and timings as JSON here")
+    parser.add_argument("--json", type=Path, help="also write the record (runs, timings, machine, versions) here, "
+                        "e.g. bench/records/mnist.json, for bench/results_page.py")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="sae-bench-"))
@@ -244,10 +267,12 @@ def main() -> None:
         subprocess.run(["rm", "-rf", str(workdir)], check=True)
     print_report(summary, memory, timings)
     print_rates(rates, peak, threads)
-    if args.json:
-        args.json.write_text(json.dumps({"runs": summary.to_dict("records"), "timings": timings,
-                                         "matmul_gflops": peak, "training": rates.to_dict("records")},
-                                        indent=2) + "\n")
+    if args.json:  # bench/results_page.py writes docs/results.md from these
+        command = "python bench/benchmark.py " + " ".join(sys.argv[1:])
+        args.json.write_text(json.dumps({
+            "dataset": dataset, "date": time.strftime("%Y-%m-%d"), "command": command, "machine": machine(),
+            "versions": versions(), "runs": summary.to_dict("records"), "timings": timings,
+            "matmul_gflops": peak, "training": rates.to_dict("records")}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

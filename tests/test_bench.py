@@ -2,6 +2,7 @@
 bench/folder_input.py run end to end on tiny IDX files."""
 
 import importlib.util
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -69,3 +70,30 @@ def test_the_folder_benchmark_reads_back_the_idx_arrays_and_notices_a_difference
     same = folder_input.compare(tmp_path / "work" / "idx" / "results" / "fashion-idx" / "data", data,
                                 tmp_path / "work" / "fashion-png" / "train")
     assert same["train x"] is False and same["test x"] and same["train y"]
+
+
+def test_the_results_page_gives_each_experiments_mean_std_and_every_seed(tmp_path):
+    spec = importlib.util.spec_from_file_location(
+        "results_page", Path(__file__).resolve().parents[1] / "bench" / "results_page.py")
+    results_page = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(results_page)
+    runs = [{"experiment": name, "seed": seed, "test_accuracy_majority": acc, "all_accuracy_hungarian": acc - 0.01,
+             "test_nmi": None, "seconds_total": 100.0 + seed}
+            for name, accs in (("b", [0.9, 0.8]), ("a", [0.5, 0.7])) for seed, acc in enumerate(accs)]
+    record = {"dataset": "mnist", "date": "2026-12-04", "command": "python bench/benchmark.py --seeds 0 1",
+              "machine": {"cpu": "Some CPU", "cores": 2, "flags": "AVX2"}, "versions": {"TensorFlow": "2.21.0"},
+              "runs": runs, "timings": {"whole run s": 321.4}}
+    (tmp_path / "mnist.json").write_text(json.dumps(record))
+    page = results_page.page(results_page.load_records(tmp_path))
+    assert "## mnist: b, a; seeds 0, 1" in page  # the record's order
+    assert "`python bench/benchmark.py --seeds 0 1` on 2026-12-04: Some CPU, 2 cores, AVX2" in page
+    assert "TensorFlow 2.21.0" in page and "321 s" in page
+    assert "| `b` | 0.8500 (0.0500) | 0.8400 (0.0500) | 100-101 s |" in page
+    assert "test NMI" not in page  # no run has it
+    assert "- `a`: test accuracy (majority map) 0.5000, 0.7000; all images: Hungarian accuracy 0.4900, 0.6900" in page
+
+
+def test_the_shipped_results_page_is_what_the_records_give():
+    result = subprocess.run([sys.executable, str(Path(__file__).resolve().parents[1] / "bench" / "results_page.py"),
+                             "--check"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""Write docs/results.md from the benchmark's records (bench/records/*.json, each written by
+`bench/benchmark.py --json`): per dataset, the mean, std and every seed of each experiment's
+scores, the time of a seed's steps, and what measured them (command, versions, CPU).
+
+    python bench/results_page.py                 # or: make results
+    python bench/results_page.py --check         # exit 1 when docs/results.md is not what the records give
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+RECORDS = REPO / "bench" / "records"
+PAGE = REPO / "docs" / "results.md"
+# (summary column, heading): the two protocols kept apart.
+SCORES = [
+    ("test_accuracy_majority", "test accuracy (majority map)"),
+    ("test_accuracy_hungarian", "test accuracy (Hungarian map)"),
+    ("test_nmi", "test NMI"),
+    ("all_accuracy_hungarian", "all images: Hungarian accuracy"),
+    ("all_nmi", "all images: NMI"),
+]
+INTRO = """# Results
+
+Written by `python bench/results_page.py` from the records in `bench/records/`, which
+`bench/benchmark.py --json` writes (`make bench` runs both); do not edit by hand. Test accuracy is
+the train/test protocol (clusters fitted on the training images, mapped to labels with the
+training labels only, applied to the test images); "all images" is the all-images protocol
+(fitted and scored on train and test together, best one-to-one map). Means over the seeds, the
+standard deviation in brackets, every seed listed. A seed fixes the numbers on one machine; other
+CPUs give other numbers (see docs/pipeline.md).
+"""
+
+
+def mean_std(values: list[float]) -> str:
+    return f"{statistics.fmean(values):.4f} ({statistics.pstdev(values):.4f})"
+
+
+def experiment_rows(runs: list[dict]) -> list[tuple[str, dict[str, list[float]], list[float]]]:
+    """Per experiment, in the record's order: its scores by column (seed order) and its seeds' seconds."""
+    names = list(dict.fromkeys(run["experiment"] for run in runs))
+    rows = []
+    for name in names:
+        mine = sorted((r for r in runs if r["experiment"] == name), key=lambda r: r["seed"])
+        scores = {col: [r[col] for r in mine] for col, _ in SCORES if all(r.get(col) is not None for r in mine)}
+        seconds = [r["seconds_total"] for r in mine if r.get("seconds_total") is not None]
+        rows.append((name, scores, seconds))
+    return rows
+
+
+def record_section(record: dict) -> str:
+    runs = record["runs"]
+    rows = experiment_rows(runs)
+    shown = [(col, title) for col, title in SCORES if any(col in scores for _, scores, _ in rows)]
+    seeds = sorted({run["seed"] for run in runs})
+    machine, versions = record["machine"], record["versions"]
+    lines = [
+        f"## {record['dataset']}: {', '.join(name for name, _, _ in rows)}; seeds {', '.join(map(str, seeds))}",
+        "",
+        f"`{record['command']}` on {record['date']}: {machine['cpu']}, {machine['cores']} cores"
+        f"{', ' + machine['flags'] if machine.get('flags') else ''}, no GPU; "
+        + ", ".join(f"{k} {v}" for k, v in versions.items())
+        + f". The whole run, download to summary: {record['timings']['whole run s']:.0f} s.",
+        "",
+    ]
+    if record.get("note"):
+        lines += [record["note"], ""]
+    timed = any(seconds for _, _, seconds in rows)
+    headings = [title for _, title in shown] + (["a seed's steps"] if timed else [])
+    lines += ["| experiment | " + " | ".join(headings) + " |", "|---" * (len(headings) + 1) + "|"]
+    for name, scores, seconds in rows:
+        cells = [mean_std(scores[col]) if col in scores else "" for col, _ in shown]
+        if timed:
+            cells.append(f"{min(seconds):.0f}-{max(seconds):.0f} s" if seconds else "")
+        lines.append(f"| `{name}` | " + " | ".join(cells) + " |")
+    lines += ["", "Per seed:", ""]
+    for name, scores, _ in rows:
+        per_seed = "; ".join(f"{title} " + ", ".join(f"{v:.4f}" for v in scores[col])
+                             for col, title in shown if col in scores)
+        lines.append(f"- `{name}`: {per_seed}")
+    return "\n".join(lines) + "\n"
+
+
+def page(records: list[dict]) -> str:
+    return INTRO + "".join("\n" + record_section(r) for r in records)
+
+
+def load_records(folder: Path = RECORDS) -> list[dict]:
+    return [json.loads(path.read_text()) for path in sorted(folder.glob("*.json"))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--check", action="store_true", help="only check that the page is up to date")
+    args = parser.parse_args()
+    text = page(load_records())
+    if args.check:
+        sys.exit(0 if PAGE.exists() and PAGE.read_text() == text else f"{PAGE} is not what {RECORDS} gives")
+    PAGE.write_text(text)
+    print(f"wrote {PAGE}")
+
+
+if __name__ == "__main__":
+    main()
