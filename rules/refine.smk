@@ -12,7 +12,7 @@ rule refine:
         all_clusters=per_run(PLAN.clusters, "all"),
         train_confidence=per_run(PLAN.clusters, "train", confidence=True),
         all_confidence=per_run(PLAN.clusters, "all", confidence=True),
-        code=library("atomic", "cluster", "data", "model", "refine"),
+        code=library("atomic", "checkpoint", "cluster", "data", "model", "refine"),
     output:
         train=results(RUN, "refined", "train.npy"),
         test=results(RUN, "refined", "test.npy"),

@@ -94,10 +94,14 @@ def verify(folder: Path, state: TrainingState) -> None:
 
 
 def load_model(path: Path) -> keras.Model:
+    """The checkpoint's model, through the one guard for a damaged .keras file."""
+    from .data import DamagedInput
+    from .model import load_model as load
+
     try:
-        return keras.saving.load_model(path)
-    except Exception as err:  # noqa: BLE001 - whatever Keras raises, the file is unusable
-        raise DamagedCheckpoint(f"{path}: unreadable model ({type(err).__name__}: {err})") from None
+        return load(path)
+    except DamagedInput as err:
+        raise DamagedCheckpoint(f"{path}: unreadable model ({err})") from None
 
 
 def load(folder: Path, expected: str) -> tuple[keras.Model, TrainingState] | None:

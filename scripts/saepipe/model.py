@@ -170,13 +170,17 @@ def epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
     return np.random.default_rng([seed, epoch]).permutation(n)
 
 
-def batches(x: Any, order: np.ndarray, batch_size: int) -> Any:
-    """Input-and-target batches of `x` (a tensor) in `order`, gathered inside TensorFlow."""
+def batches(x: Any, order: np.ndarray, batch_size: int, y: Any = None) -> Any:
+    """(input, target) batches of `x` (a tensor) in `order`, gathered inside TensorFlow: the
+    targets are `y`'s rows, or the inputs themselves when `y` is None (an autoencoder)."""
     import tensorflow as tf
 
     indices = tf.data.Dataset.from_tensor_slices(order.astype("int64")).batch(batch_size)
-    images = indices.map(lambda idx: tf.gather(x, idx), num_parallel_calls=1)
-    return images.map(lambda batch: (batch, batch)).prefetch(2)
+    if y is None:
+        pairs = indices.map(lambda idx: tf.gather(x, idx), num_parallel_calls=1).map(lambda b: (b, b))
+    else:
+        pairs = indices.map(lambda idx: (tf.gather(x, idx), tf.gather(y, idx)), num_parallel_calls=1)
+    return pairs.prefetch(2)
 
 
 def check_finite(loss: float, epoch: int) -> None:
@@ -185,6 +189,28 @@ def check_finite(loss: float, epoch: int) -> None:
             f"training loss became {loss} in epoch {epoch + 1}: the learning rate "
             "(model.learning_rate) may be too high; no model was written"
         )
+
+
+def fit_epochs(model: keras.Model, x: Any, y: Any, validation: Any, batch_size: int, epochs: int, seed: int,
+               progress: Any, start: int = 0, name: str = "epoch", digits: int = 6,
+               after_epoch: Any = None) -> None:
+    """The training loop of every model here. Epoch by epoch from `start`: the images in
+    `epoch_order(seed, epoch)`, one `fit` pass, a check that the loss is finite, then
+    `progress.end_epoch` (a checkpoint.Checkpointer: history, best epoch, early stopping,
+    checkpoints), `after_epoch(epoch, logs)` if given, and one log line; stops early when
+    `progress.stopped`. `y` None: the targets are the inputs (an autoencoder)."""
+    epoch = start
+    while epoch < epochs and not progress.stopped:
+        fitted = model.fit(batches(x, epoch_order(seed, epoch, len(x)), batch_size, y), validation_data=validation,
+                           initial_epoch=epoch, epochs=epoch + 1, shuffle=False, verbose=0)
+        logs = {key: values[-1] for key, values in fitted.history.items()}
+        check_finite(logs["loss"], epoch)
+        # The checkpoint is written before the epoch is logged: a logged epoch is never lost.
+        progress.end_epoch(epoch, logs)
+        if after_epoch is not None:
+            after_epoch(epoch, logs)
+        log.info("%s %d/%d %s", name, epoch + 1, epochs, " ".join(f"{k}={v:.{digits}f}" for k, v in sorted(logs.items())))
+        epoch += 1
 
 
 def train_autoencoder(
@@ -224,22 +250,12 @@ def train_autoencoder(
     validation = tf.data.Dataset.from_tensor_slices((x_val, x_val)).batch(batch_size) if has_val else None
     # A run that had already stopped early (or finished) fits no more epochs, but still restores
     # the best weights.
-    epoch = state.epochs_done
-    while epoch < epochs and not progress.stopped:
-        fitted = autoencoder.fit(batches(x, epoch_order(seed, epoch, len(x_train)), batch_size),
-                                 validation_data=validation, initial_epoch=epoch, epochs=epoch + 1, shuffle=False,
-                                 verbose=0)
-        logs = {key: values[-1] for key, values in fitted.history.items()}
-        try:
-            check_finite(logs["loss"], epoch)
-        except FloatingPointError:
-            if folder is not None:
-                checkpoint.discard(folder)  # a diverged run is not worth resuming
-            raise
-        # The checkpoint is written before the epoch is logged: a logged epoch is never lost.
-        progress.end_epoch(epoch, logs)
-        log.info("epoch %d/%d %s", epoch + 1, epochs, " ".join(f"{k}={v:.6f}" for k, v in sorted(logs.items())))
-        epoch += 1
+    try:
+        fit_epochs(autoencoder, x, None, validation, batch_size, epochs, seed, progress, start=state.epochs_done)
+    except FloatingPointError:
+        if folder is not None:
+            checkpoint.discard(folder)  # a diverged run is not worth resuming
+        raise
     progress.restore_best()
     return autoencoder, state.history
 

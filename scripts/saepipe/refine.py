@@ -16,7 +16,7 @@ import numpy as np
 
 from .data import image_dims, validation_mask
 from .logs import StepError
-from .model import check_finite, epoch_order
+from .model import fit_epochs
 
 log = logging.getLogger(__name__)
 
@@ -134,14 +134,6 @@ def build_classifier(image_shape: tuple[int, int, int], n_clusters: int, augment
     ], name="selflabel_classifier")
 
 
-def labelled_batches(x: Any, y: Any, order: np.ndarray, batch_size: int) -> Any:
-    """(images, targets) batches in `order`, gathered inside TensorFlow."""
-    import tensorflow as tf
-
-    indices = tf.data.Dataset.from_tensor_slices(order.astype("int64")).batch(batch_size)
-    return indices.map(lambda idx: (tf.gather(x, idx), tf.gather(y, idx)), num_parallel_calls=1).prefetch(2)
-
-
 def best_epochs(losses: list[float], count: int) -> list[int]:
     """The `count` epochs (0-based) with the lowest held-out loss, best first; ties go to the
     earlier epoch."""
@@ -155,6 +147,8 @@ def fit_classifier(images: np.ndarray, targets: np.ndarray, n_clusters: int, set
     puts them in the classifier in turn). One progress line per epoch."""
     import tensorflow as tf
 
+    from .checkpoint import Checkpointer, TrainingState
+
     held_out = validation_mask(len(images), settings["validation_fraction"], seed)
     classifier = build_classifier(images.shape[1:], n_clusters, settings["augment"], seed)
     # Smoothed one-hot targets: a cluster id near a border is not sure, and a classifier that
@@ -164,21 +158,13 @@ def fit_classifier(images: np.ndarray, targets: np.ndarray, n_clusters: int, set
     one_hot = np.eye(n_clusters, dtype="float32")[np.asarray(targets, dtype=np.int64)]
     x, y = tf.convert_to_tensor(images[~held_out]), tf.convert_to_tensor(one_hot[~held_out])
     validation = tf.data.Dataset.from_tensor_slices((images[held_out], one_hot[held_out])).batch(1024)
-    weights, losses, waited = [], [], 0
-    for epoch in range(settings["epochs"]):
-        fitted = classifier.fit(labelled_batches(x, y, epoch_order(seed, epoch, len(x)), settings["batch_size"]),
-                                validation_data=validation, epochs=1, shuffle=False, verbose=0)
-        logs = {key: values[-1] for key, values in fitted.history.items()}
-        check_finite(logs["loss"], epoch)
-        log.info("classifier epoch %d/%d %s", epoch + 1, settings["epochs"],
-                 " ".join(f"{k}={v:.4f}" for k, v in sorted(logs.items())))
-        waited = 0 if not losses or logs["val_loss"] < min(losses) else waited + 1
-        weights.append(classifier.get_weights())
-        losses.append(logs["val_loss"])
-        if waited and waited >= settings["patience"]:
-            log.info("held-out loss not better for %d epochs: stopping", waited)
-            break
-    kept = best_epochs(losses, settings["snapshots"])
+    # Early stopping as the autoencoder's, without checkpoints (patience 0 stops at the first
+    # epoch without a better held-out loss, as 1 does).
+    progress = Checkpointer(classifier, TrainingState(fingerprint=""), "val_loss", max(1, settings["patience"]), None)
+    weights = []
+    fit_epochs(classifier, x, y, validation, settings["batch_size"], settings["epochs"], seed, progress,
+               name="classifier epoch", digits=4, after_epoch=lambda epoch, logs: weights.append(classifier.get_weights()))
+    kept = best_epochs(progress.state.history["val_loss"], settings["snapshots"])
     log.info("placing images with the average of epoch(s) %s, the lowest held-out loss first",
              ", ".join(str(epoch + 1) for epoch in kept))
     return classifier, [weights[epoch] for epoch in kept]
