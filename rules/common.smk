@@ -61,14 +61,12 @@ PLAN = plan.Plan(
     labelled=CLASS_NAMES is not None,
 )
 results, log_file, benchmark_file = PLAN.results, PLAN.log_file, PLAN.benchmark_file
-RAW_FILES = (
-    {k: results("raw", DATASET["files"][k]["name"]) for k in plan.RAW_KEYS}
-    if plan.downloads(DATASET)
-    else {}
-)
-
-
+# Each distinct model's settings by its id, for the train jobs' params.
+MODELS = PLAN.models()
+# The raw IDX files the download step fetches; none for the user's own files.
+RAW_FILES = {}
 if plan.downloads(DATASET):
+    RAW_FILES = {k: results("raw", DATASET["files"][k]["name"]) for k in plan.RAW_KEYS}
     try:
         plan.check_cluster_counts(config, EXPERIMENTS, RAW_FILES["train_labels"])
     except plan.ConfigError as err:

@@ -21,7 +21,7 @@ rule train:
         mem_mb=4000,
         runtime=120,
     params:
-        model=lambda wildcards: canonical(PLAN.models()[wildcards.model]),
+        model=lambda wildcards: canonical(MODELS[wildcards.model]),
         seed=lambda wildcards: int(wildcards.seed),
         checkpoint_dir=checkpoint_dir,
     script:

@@ -298,10 +298,13 @@ class Plan:
         source = self.clustering_source(name)
         return {f"points_{s}": path for s, path in self.clustered_points(source, seed).items()}
 
+    def names(self) -> tuple[str, ...]:
+        """The experiments the default target makes: `run`, or all of them."""
+        return self.run if self.run is not None else tuple(self.experiments)
+
     def runs(self) -> list[tuple[str, int]]:
         """(experiment, seed) for every run the default target makes."""
-        names = self.run if self.run is not None else tuple(self.experiments)
-        return [(name, seed) for name in names for seed in self.experiments[name]["seeds"]]
+        return [(name, seed) for name in self.names() for seed in self.experiments[name]["seeds"]]
 
     def figures(self, name: str) -> list[str]:
         """The figures of a run of `name`."""
@@ -313,8 +316,7 @@ class Plan:
 
     def first_seed_figures(self) -> list[str]:
         """The figures the default target draws: each experiment's first seed's."""
-        names = self.run if self.run is not None else tuple(self.experiments)
-        return [p for n in names for p in self.figure_files(n, self.experiments[n]["seeds"][0])]
+        return [p for n in self.names() for p in self.figure_files(n, self.experiments[n]["seeds"][0])]
 
     def all_outputs(self) -> list[str]:
         """Metrics and assignments of every run, the figures of each experiment's first seed,
