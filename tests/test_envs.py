@@ -1,4 +1,4 @@
-"""Static checks of the per-rule conda environments (this machine cannot build them)."""
+"""Static checks of the per-rule conda environments (a test machine need not reach a conda channel to build them)."""
 
 import ast
 import re

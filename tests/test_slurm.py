@@ -1,4 +1,4 @@
-"""The SLURM profile against a real single-node SLURM on this machine (tests/cluster/slurm.sh).
+"""The SLURM profile against a real single-node SLURM on the machine running the tests (tests/cluster/slurm.sh).
 
 Marker `slurm`. Needs root and Debian's SLURM and munge packages (`tests/cluster/slurm.sh install`,
 which .ci/run does); where they are missing the tests are skipped, except under CI=true, where a
