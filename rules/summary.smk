@@ -5,8 +5,7 @@ SUMMARY_ROWS = PLAN.summary_rows()
 
 rule summary:
     input:
-        metrics=[row["metrics"] for row in SUMMARY_ROWS],
-        benchmarks=[path for row in SUMMARY_ROWS for path in row["benchmarks"].values()],
+        **plan.summary_inputs(SUMMARY_ROWS),
         code=library("atomic", "summary"),
     output:
         comparison_report(results("summary.csv"), "summary"),

@@ -8,7 +8,7 @@ from saepipe.summary import aggregate, compared, runs_with_files, summary_row
 
 with logged_step(snakemake.log[0]) as log:
     params = snakemake.params
-    runs = runs_with_files(params.runs, snakemake.input.metrics, snakemake.input.benchmarks)
+    runs = runs_with_files(params.runs, snakemake.input)
     summary = pd.DataFrame([summary_row(run, params.settings[run["experiment"]]) for run in runs])
     with atomic_path(snakemake.output[0]) as tmp:
         summary.to_csv(tmp, index=False, float_format="%.6g")

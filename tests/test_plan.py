@@ -216,9 +216,18 @@ def test_the_summary_reads_each_runs_steps_from_where_they_ran(shipped):
         "manifold_all": "benchmarks/mnist/n2d/seed1/manifold_all.tsv",
         "refine": "benchmarks/mnist/n2d-self/seed1/refine.tsv"}
     assert list(rows["default", 0]["benchmarks"]) == ["train", "embed", "cluster", "evaluate"]
-    params = plan.summary_params(shipped.summary_rows())
+
+
+def test_the_summary_names_each_input_its_params_refer_to(shipped):
+    rows = shipped.summary_rows()
+    inputs, params = plan.summary_inputs(rows), plan.summary_params(rows)
     assert params[0] == {"experiment": "default", "seed": 0, "model": shipped.model_of("default"),
-                         "steps": ["train", "embed", "cluster", "evaluate"]}
+                         "metrics": "run0_metrics",
+                         "benchmarks": {step: f"run0_{step}" for step in ["train", "embed", "cluster", "evaluate"]}}
+    for row, param in zip(rows, params):
+        assert inputs[param["metrics"]] == row["metrics"]
+        assert {step: inputs[name] for step, name in param["benchmarks"].items()} == row["benchmarks"]
+    assert len(inputs) == sum(1 + len(row["benchmarks"]) for row in rows)
 
 
 def test_user_paths_are_made_absolute(tmp_path, monkeypatch):

@@ -52,17 +52,21 @@ def test_aggregate_gives_mean_and_std_across_seeds_in_first_seen_order():
     assert stats.loc["a", "acc_std"] == 0.0
 
 
-def test_each_run_gets_its_own_metrics_and_step_benchmarks_in_input_order():
-    runs = [{"experiment": "a", "seed": 0, "model": "m", "steps": ["train", "cluster"]},
-            {"experiment": "b", "seed": 1, "model": "m", "steps": ["train", "manifold", "cluster"]}]
-    paired = runs_with_files(runs, ["a.json", "b.json"], ["a1", "a2", "b1", "b2", "b3"])
+def test_each_run_gets_the_files_its_input_names_stand_for():
+    runs = [{"experiment": "a", "seed": 0, "model": "m", "metrics": "r0_metrics",
+             "benchmarks": {"train": "r0_train", "cluster": "r0_cluster"}},
+            {"experiment": "b", "seed": 1, "model": "m", "metrics": "r1_metrics",
+             "benchmarks": {"train": "r1_train", "manifold": "r1_manifold"}}]
+    files = {"r1_metrics": "b.json", "r0_metrics": "a.json", "r1_manifold": "b2", "r0_cluster": "a2",
+             "r1_train": "b1", "r0_train": "a1", "code": "summary.py"}
+    paired = runs_with_files(runs, files)
     assert [run["metrics"] for run in paired] == ["a.json", "b.json"]
     assert paired[0]["benchmarks"] == {"train": "a1", "cluster": "a2"}
-    assert paired[1]["benchmarks"] == {"train": "b1", "manifold": "b2", "cluster": "b3"}
+    assert paired[1]["benchmarks"] == {"train": "b1", "manifold": "b2"}
     assert paired[1]["experiment"] == "b" and paired[1]["seed"] == 1
 
 
-def test_runs_and_files_that_do_not_match_are_a_clear_error():
-    runs = [{"experiment": "a", "seed": 0, "model": "m", "steps": ["train"]}]
-    with pytest.raises(ValueError, match="1 runs with 1 steps, but 1 metrics files and 2 benchmark"):
-        runs_with_files(runs, ["a.json"], ["a1", "a2"])
+def test_a_run_naming_an_input_not_given_is_a_clear_error():
+    runs = [{"experiment": "a", "seed": 0, "model": "m", "metrics": "r0_metrics", "benchmarks": {"train": "r0_train"}}]
+    with pytest.raises(ValueError, match="not given: r0_train"):
+        runs_with_files(runs, {"r0_metrics": "a.json"})

@@ -357,10 +357,29 @@ class Plan:
         return rows
 
 
+def summary_input(index: int, what: str) -> str:
+    """The name of one of the summary's inputs: the metrics or a step's benchmark of its
+    `index`-th run."""
+    return f"run{index}_{what}"
+
+
+def summary_inputs(rows: list[dict]) -> dict[str, str]:
+    """The summary's inputs by name (summary_input): each run's metrics and step benchmarks."""
+    inputs = {}
+    for index, row in enumerate(rows):
+        inputs[summary_input(index, "metrics")] = row["metrics"]
+        inputs.update({summary_input(index, step): path for step, path in row["benchmarks"].items()})
+    return inputs
+
+
 def summary_params(rows: list[dict]) -> list[dict]:
-    """The summary rows without their paths (a module prefix rewrites inputs, not params): the
-    summary pairs each with its inputs, in this order."""
+    """The summary rows with the names of their inputs in place of paths (a module prefix
+    rewrites inputs, not params)."""
     return [
-        {**{k: row[k] for k in ("experiment", "seed", "model")}, "steps": list(row["benchmarks"])}
-        for row in rows
+        {
+            **{key: row[key] for key in ("experiment", "seed", "model")},
+            "metrics": summary_input(index, "metrics"),
+            "benchmarks": {step: summary_input(index, step) for step in row["benchmarks"]},
+        }
+        for index, row in enumerate(rows)
     ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 
 import pandas as pd
 
@@ -67,18 +68,17 @@ def summary_row(run: dict, settings: dict) -> dict:
     return {**row, **seconds, "seconds_total": sum(seconds.values())}
 
 
-def runs_with_files(runs: list[dict], metrics: list[str], benchmarks: list[str]) -> list[dict]:
-    """Give each run (experiment, seed, model and its `steps`) its metrics file and the benchmark
-    file of each step, taken in order from the two lists of paths."""
-    if len(metrics) != len(runs) or len(benchmarks) != sum(len(run["steps"]) for run in runs):
-        raise ValueError(
-            f"{len(runs)} runs with {sum(len(run['steps']) for run in runs)} steps, but "
-            f"{len(metrics)} metrics files and {len(benchmarks)} benchmark files"
-        )
-    files = iter(benchmarks)
+def runs_with_files(runs: list[dict], files: Mapping[str, str]) -> list[dict]:
+    """Give each run (experiment, seed, model, and the input names of its metrics and of each
+    step's benchmark) the paths those names have in `files` (the rule's named inputs)."""
+    named = {run["metrics"] for run in runs} | {name for run in runs for name in run["benchmarks"].values()}
+    missing = sorted(named - set(files.keys()))
+    if missing:
+        raise ValueError(f"the summary's runs name inputs it was not given: {', '.join(missing)}")
     return [
-        {**run, "metrics": path, "benchmarks": {step: next(files) for step in run["steps"]}}
-        for run, path in zip(runs, metrics)
+        {**run, "metrics": files[run["metrics"]],
+         "benchmarks": {step: files[name] for step, name in run["benchmarks"].items()}}
+        for run in runs
     ]
 
 
