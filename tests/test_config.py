@@ -1,9 +1,15 @@
 """The config schema stops a bad run before any job starts, naming the key."""
 
+import shutil
+
+import numpy as np
 import pytest
 import yaml
 
 from conftest import REPO, planned_rules, snakemake, tiny_config, write_config
+from saepipe.idx import md5_of_content, read_idx
+
+FASHION = REPO / "config" / "fashion.yaml"
 
 
 def test_the_shipped_config_is_valid_and_plans_every_experiment_and_seed(tmp_path):
@@ -29,6 +35,23 @@ def test_the_shipped_config_is_valid_and_plans_every_experiment_and_seed(tmp_pat
     assert planned["plot_embedding_map"] == planned["decode_centroids"] == len(shipped["run"])
     for rule in ("download", "preprocess", "summary", "plot_comparison", "all"):
         assert planned[rule] == 1
+    # config/fashion.yaml changes the dataset alone: the same jobs, written under its own name
+    assert planned_rules(tmp_path, configfile=FASHION) == planned
+    listed = snakemake(tmp_path, "-n", configfile=FASHION).stdout
+    assert "results/fashion-mnist/summary.csv" in listed and "results/mnist/" not in listed
+
+
+@pytest.mark.parametrize("configfile", [REPO / "config.yaml", FASHION], ids=["mnist", "fashion-mnist"])
+def test_the_shipped_copy_holds_each_configs_files_and_classes(configfile):
+    """The last mirror of each shipped dataset is the repo's own copy: its files have the MD5s the
+    config names, and their labels are the config's classes."""
+    dataset = yaml.safe_load(configfile.read_text())["dataset"]
+    copy = REPO / dataset["mirrors"][-1]
+    for file in dataset["files"].values():
+        assert md5_of_content(copy / file["name"]) == file["md5"], file["name"]
+    for key in ("train_labels", "test_labels"):
+        labels = read_idx(copy / dataset["files"][key]["name"])
+        assert np.unique(labels).tolist() == list(range(len(dataset["class_names"])))
 
 
 @pytest.mark.parametrize(
