@@ -17,6 +17,7 @@ per CPU second against the peak per thread (how well the cores the job got were 
     python bench/benchmark.py --experiments n2d default --seeds 0 1 2 --cores 2
     python bench/benchmark.py --mirror https://ossci-datasets.s3.amazonaws.com/mnist/
     python bench/benchmark.py --experiments default notebook n2d n2d-self --train-threads 2   # as make run, 2 CPUs
+    python bench/benchmark.py --configfile config/fashion.yaml --experiments n2d n2d-self   # Fashion-MNIST
 """
 
 from __future__ import annotations
@@ -220,12 +221,26 @@ def versions() -> dict:
             "scikit-learn": version("scikit-learn"), "umap-learn": version("umap-learn")}
 
 
+def bench_config(configfile: Path | None, experiments: list[str], seeds: list[int], mirror: str | None) -> dict:
+    """The shipped config, with `configfile` laid over it, running `experiments` x `seeds` and
+    downloading from `mirror` alone (by default the repo's copy: the dataset's last mirror)."""
+    from snakemake.utils import update_config
+
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    if configfile:
+        update_config(config, yaml.safe_load(configfile.read_text()))
+    config.update(run=experiments, seeds=seeds)
+    config["dataset"]["mirrors"] = [mirror or str(REPO / config["dataset"]["mirrors"][-1])]
+    return config
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--experiments", nargs="+", default=["default"], help="names from config.yaml")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--mirror", default=str(REPO / "resources" / "mnist"),
-                        help="where to download MNIST from (default: the shipped copy)")
+    parser.add_argument("--configfile", type=Path,
+                        help="a config laid over config.yaml, as snakemake --configfile does (e.g. config/fashion.yaml)")
+    parser.add_argument("--mirror", help="where to download the dataset from (default: the repo's copy, its last mirror)")
     parser.add_argument("--cores", type=int, default=4)
     parser.add_argument("--train-threads", type=int, default=TRAIN_THREADS,
                         help="a train job's threads (snakemake --set-threads train=N; make run gives the CPUs, 2 to 4)")
@@ -235,9 +250,7 @@ def main() -> None:
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="sae-bench-"))
-    config = yaml.safe_load((REPO / "config.yaml").read_text())
-    config.update(run=args.experiments, seeds=args.seeds)
-    config["dataset"]["mirrors"] = [args.mirror]
+    config = bench_config(args.configfile, args.experiments, args.seeds, args.mirror)
     (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     dataset = config["dataset"]["name"]
     options = run_options(args.cores, args.train_threads)

@@ -54,6 +54,25 @@ def experiment_rows(runs: list[dict]) -> list[tuple[str, dict[str, list[float]],
     return rows
 
 
+def step_table(runs: list[dict]) -> list[str]:
+    """Each run's step times (summary's seconds_<step>, wall clock), in the record's order: a
+    markdown table with a column for every step any run timed, and the total."""
+    steps = list(dict.fromkeys(key for run in runs for key in run
+                               if key.startswith("seconds_") and key != "seconds_total"))
+    steps = [step for step in steps if any(run.get(step) is not None for run in runs)]
+    if not steps:
+        return []
+    columns = steps + ["seconds_total"]
+    lines = ["Each seed's steps, wall-clock seconds (a refining experiment's include the steps it shares "
+             "with the experiment whose clustering it refines):", "",
+             "| experiment | seed | " + " | ".join(c.removeprefix("seconds_") for c in columns) + " |",
+             "|---" * (len(columns) + 2) + "|"]
+    for run in runs:
+        cells = [f"{run[c]:.0f}" if run.get(c) is not None else "" for c in columns]
+        lines.append(f"| `{run['experiment']}` | {run['seed']} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def record_section(record: dict) -> str:
     runs = record["runs"]
     rows = experiment_rows(runs)
@@ -84,7 +103,8 @@ def record_section(record: dict) -> str:
         per_seed = "; ".join(f"{title} " + ", ".join(f"{v:.4f}" for v in scores[col])
                              for col, title in shown if col in scores)
         lines.append(f"- `{name}`: {per_seed}")
-    return "\n".join(lines) + "\n"
+    steps = step_table(runs)
+    return "\n".join(lines + ([""] + steps if steps else [])) + "\n"
 
 
 def page(records: list[dict]) -> str:

@@ -3,6 +3,7 @@ bench/folder_input.py run end to end on tiny IDX files."""
 
 import importlib.util
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-SPEC = importlib.util.spec_from_file_location("benchmark", Path(__file__).resolve().parents[1] / "bench" / "benchmark.py")
+REPO = Path(__file__).resolve().parents[1]
+SPEC = importlib.util.spec_from_file_location("benchmark", REPO / "bench" / "benchmark.py")
 benchmark = importlib.util.module_from_spec(SPEC)
 SPEC.loader.exec_module(benchmark)
 
@@ -34,7 +36,7 @@ def test_train_threads_other_than_the_rules_are_passed_to_snakemake():
 
 
 FOLDER_SPEC = importlib.util.spec_from_file_location(
-    "folder_input", Path(__file__).resolve().parents[1] / "bench" / "folder_input.py")
+    "folder_input", REPO / "bench" / "folder_input.py")
 folder_input = importlib.util.module_from_spec(FOLDER_SPEC)
 FOLDER_SPEC.loader.exec_module(folder_input)
 
@@ -74,11 +76,12 @@ def test_the_folder_benchmark_reads_back_the_idx_arrays_and_notices_a_difference
 
 def test_the_results_page_gives_each_experiments_mean_std_and_every_seed(tmp_path):
     spec = importlib.util.spec_from_file_location(
-        "results_page", Path(__file__).resolve().parents[1] / "bench" / "results_page.py")
+        "results_page", REPO / "bench" / "results_page.py")
     results_page = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(results_page)
     runs = [{"experiment": name, "seed": seed, "test_accuracy_majority": acc, "all_accuracy_hungarian": acc - 0.01,
-             "test_nmi": None, "seconds_total": 100.0 + seed}
+             "test_nmi": None, "seconds_train": 70.0 + seed, "seconds_refine": 30.0 if name == "a" else None,
+             "seconds_total": 100.0 + seed}
             for name, accs in (("b", [0.9, 0.8]), ("a", [0.5, 0.7])) for seed, acc in enumerate(accs)]
     record = {"dataset": "mnist", "date": "2026-12-04", "command": "python bench/benchmark.py --seeds 0 1",
               "machine": {"cpu": "Some CPU", "cores": 2, "flags": "AVX2"}, "versions": {"TensorFlow": "2.21.0"},
@@ -91,9 +94,30 @@ def test_the_results_page_gives_each_experiments_mean_std_and_every_seed(tmp_pat
     assert "| `b` | 0.8500 (0.0500) | 0.8400 (0.0500) | 100-101 s |" in page
     assert "test NMI" not in page  # no run has it
     assert "- `a`: test accuracy (majority map) 0.5000, 0.7000; all images: Hungarian accuracy 0.4900, 0.6900" in page
+    # each seed's step times, a column for each step some run timed
+    assert "| experiment | seed | train | refine | total |" in page
+    assert "| `b` | 1 | 71 |  | 101 |" in page and "| `a` | 0 | 70 | 30 | 100 |" in page
 
 
 def test_the_shipped_results_page_is_what_the_records_give():
-    result = subprocess.run([sys.executable, str(Path(__file__).resolve().parents[1] / "bench" / "results_page.py"),
+    result = subprocess.run([sys.executable, str(REPO / "bench" / "results_page.py"),
                              "--check"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_the_fashion_config_benchmarks_fashion_mnist_from_its_shipped_copy():
+    config = benchmark.bench_config(REPO / "config" / "fashion.yaml", ["n2d"], [0, 1], None)
+    assert config["dataset"]["name"] == "fashion-mnist" and config["run"] == ["n2d"] and config["seeds"] == [0, 1]
+    assert config["dataset"]["mirrors"] == [str(REPO / "resources" / "fashion-mnist")]
+    assert config["experiments"]["n2d"]["manifold"]["method"] == "umap"  # the experiments stay the shipped ones
+    assert benchmark.bench_config(None, ["default"], [0], "/data/mnist")["dataset"]["mirrors"] == ["/data/mnist"]
+
+
+def test_every_figure_the_readme_gives_is_on_the_results_page():
+    """The README's scores (0.dddd) and times (N s) are measured ones: bench/ writes each to
+    docs/results.md, so a figure typed by hand, or left from an older record, fails here."""
+    readme = (REPO / "README.md").read_text()
+    page = (REPO / "docs" / "results.md").read_text()
+    figures = re.findall(r"\b0\.\d{4}\b|\b\d+ s\b", readme)
+    assert figures, "the README gives no measured figure"
+    assert [figure for figure in figures if figure not in page] == []
