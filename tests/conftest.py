@@ -7,6 +7,7 @@ import functools
 import hashlib
 import http.server
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -104,6 +105,56 @@ def tiny_mirror(tmp_path_factory) -> tuple[Path, dict]:
     """A folder holding the tiny dataset, and its `files` config block."""
     folder = tmp_path_factory.mktemp("tiny-mirror")
     return folder, make_tiny_dataset(folder)
+
+
+def clusters_in_20_dims(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """120 float32 points in three well-separated clusters of 20 dims, and their cluster ids."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0, 10, (3, 20))
+    labels = np.repeat(np.arange(3), 40)
+    return (centres[labels] + rng.normal(0, 0.5, (120, 20))).astype(np.float32), labels
+
+
+FIT_UMAP_IN_A_FRESH_PROCESS = """
+import sys, time
+import numpy as np
+from saepipe.manifold import cache_compiled_code, fit_umap
+cached = cache_compiled_code(sys.argv[1])
+x = np.load(sys.argv[2])
+started = time.perf_counter()
+reducer = fit_umap(x, n_components=2, n_neighbors=10, min_dist=0.0, metric="euclidean", seed=1)
+np.save(sys.argv[3], np.concatenate([reducer.embedding_, reducer.transform(x[:7])]))
+print(cached, time.perf_counter() - started)
+"""
+
+
+def fit_umap_in_a_fresh_process(cache: Path, x: Path, out: Path) -> tuple[int, float]:
+    """Fit UMAP to the float32 points in `x` and transform a few, in a new Python process that
+    keeps numba's compiled code in `cache` (as the workflow's manifold steps do); the embedding
+    goes to `out`. Returns how many functions were set to cache, and the fit's seconds."""
+    done = subprocess.run([sys.executable, "-c", FIT_UMAP_IN_A_FRESH_PROCESS, str(cache), str(x), str(out)],
+                          capture_output=True, text=True, check=True, cwd=out.parent,
+                          env={**os.environ, "PYTHONPATH": ":".join(sys.path)})
+    cached, seconds = done.stdout.split()
+    return int(cached), float(seconds)
+
+
+@pytest.fixture(scope="session")
+def compiled_umap(tmp_path_factory) -> dict:
+    """UMAP compiled once for the session, in a fresh process, into a numba cache: `cache`, and
+    that first (cold) fit's input `x`, embedding `cold`, cached function count and seconds."""
+    folder = tmp_path_factory.mktemp("compiled-umap")
+    np.save(folder / "x.npy", clusters_in_20_dims()[0])
+    cached, seconds = fit_umap_in_a_fresh_process(folder / "numba-cache", folder / "x.npy", folder / "cold.npy")
+    return {"cache": folder / "numba-cache", "x": folder / "x.npy", "cold": folder / "cold.npy",
+            "cached": cached, "seconds": seconds}
+
+
+def with_compiled_umap(workdir: Path, compiled_umap: dict) -> None:
+    """Give `workdir` the session's compiled UMAP code where its manifold steps keep theirs
+    (.snakemake/numba-cache), as a user's second run has it: the steps load it instead of
+    compiling it again. Compiling in a fresh workdir is tests/test_manifold.py's test."""
+    shutil.copytree(compiled_umap["cache"], workdir / ".snakemake" / "numba-cache")
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import model_dirs, planned_rules, run_dir, snakemake, tiny_config, write_config
+from conftest import model_dirs, planned_rules, run_dir, snakemake, tiny_config, with_compiled_umap, write_config
 from saepipe.manifold import cache_compiled_code, fit_umap
 
 EXPERIMENTS = {
@@ -25,8 +25,9 @@ SEEDS = [0, 1]
 
 
 @pytest.fixture(scope="module")
-def grid(tmp_path_factory, tiny_mirror, http_mirror):
+def grid(tmp_path_factory, tiny_mirror, http_mirror, compiled_umap):
     workdir = tmp_path_factory.mktemp("experiments")
+    with_compiled_umap(workdir, compiled_umap)
     _, files = tiny_mirror
     write_config(workdir, tiny_config(files, [http_mirror], experiments=EXPERIMENTS, seeds=SEEDS))
     planned = planned_rules(workdir)

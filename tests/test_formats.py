@@ -19,6 +19,7 @@ from conftest import (
     planned_rules,
     run_dir,
     snakemake,
+    with_compiled_umap,
     write_config,
     write_image_folder,
 )
@@ -90,9 +91,10 @@ DATASETS = {"idx-8x8": (idx_dataset, (8, 8)), "npz-16x16-rgb": (npz_dataset, (16
 
 
 @pytest.fixture(scope="module", params=list(DATASETS))
-def own_run(request, tmp_path_factory):
+def own_run(request, tmp_path_factory, compiled_umap):
     make, shape = DATASETS[request.param]
     workdir = tmp_path_factory.mktemp(request.param)
+    with_compiled_umap(workdir, compiled_umap)
     (workdir / "source").mkdir()
     dataset = make(workdir / "source")
     write_config(workdir, config_for(dataset))
