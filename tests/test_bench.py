@@ -80,7 +80,7 @@ def test_the_results_page_gives_each_experiments_mean_std_and_every_seed(tmp_pat
     results_page = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(results_page)
     runs = [{"experiment": name, "seed": seed, "test_accuracy_majority": acc, "all_accuracy_hungarian": acc - 0.01,
-             "test_nmi": None, "seconds_train": 70.0 + seed, "seconds_refine": 30.0 if name == "a" else None,
+             "test_nmi": None, "seconds_train": 70.0 + seed, "seconds_refine": 30.0 if name == "a" else float("nan"),
              "seconds_total": 100.0 + seed}
             for name, accs in (("b", [0.9, 0.8]), ("a", [0.5, 0.7])) for seed, acc in enumerate(accs)]
     record = {"dataset": "mnist", "date": "2026-12-04", "command": "python bench/benchmark.py --seeds 0 1",
