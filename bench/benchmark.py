@@ -206,7 +206,8 @@ def machine() -> dict:
     info = dict(line.split(":", 1) for line in subprocess.run(["lscpu"], capture_output=True, text=True)
                 .stdout.splitlines() if ":" in line)
     flags = info.get("Flags", "").split()
-    wide = [name for flag, name in (("avx512f", "AVX-512"), ("amx_bf16", "AMX")) if flag in flags]
+    wide = [name for flag, name in (("avx512f", "AVX-512"), ("avx512_bf16", "AVX512_BF16"), ("amx_bf16", "AMX"))
+            if flag in flags]
     return {"cpu": info.get("Model name", "unknown").strip(), "cores": os.cpu_count() or 1,
             "flags": ", ".join(wide or (["AVX2"] if "avx2" in flags else []))}
 
@@ -219,6 +220,12 @@ def versions() -> dict:
                             text=True).stdout.strip()
     return {"mnist-sae-pipeline": commit or "unknown", "TensorFlow": version("tensorflow"),
             "scikit-learn": version("scikit-learn"), "umap-learn": version("umap-learn")}
+
+
+def run_records(summary: pd.DataFrame) -> list[dict]:
+    """summary.csv's rows for the JSON record, a step a run did not have as null (not NaN, which
+    JSON has no word for)."""
+    return summary.astype(object).where(summary.notna(), None).to_dict("records")
 
 
 def bench_config(configfile: Path | None, experiments: list[str], seeds: list[int], mirror: str | None) -> dict:
@@ -284,7 +291,7 @@ def main() -> None:
         command = "python bench/benchmark.py " + " ".join(sys.argv[1:])
         args.json.write_text(json.dumps({
             "dataset": dataset, "date": time.strftime("%Y-%m-%d"), "command": command, "machine": machine(),
-            "versions": versions(), "runs": summary.to_dict("records"), "timings": timings,
+            "versions": versions(), "runs": run_records(summary), "timings": timings,
             "matmul_gflops": peak, "training": rates.to_dict("records")}, indent=2) + "\n")
 
 

@@ -5,7 +5,7 @@ Each precision trains in a fresh process (Keras' dtype policy is global) on the 
 training images, with the workflow's own model, optimizer, input pipeline and thread cap, for a
 few epochs from the same seed. Prints per precision the median wall and CPU seconds of the epochs
 after the first (which includes tracing) and the loss reached, and the CPU's model and the flags
-that give bfloat16 matrix products in hardware (AMX-BF16, AVX512_BF16).
+that give bfloat16 matrix products in hardware (AVX512_BF16, AMX).
 
     python bench/precision.py                  # 3 epochs, batch 256, 2 threads
     python bench/precision.py --epochs 4 --threads 4
@@ -21,6 +21,8 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "bench"))
+from benchmark import machine  # noqa: E402
 
 POLICIES = ("float32", "mixed_bfloat16")
 
@@ -51,16 +53,6 @@ print(json.dumps(rows))
 """
 
 
-def cpu_flags() -> tuple[str, list[str]]:
-    """lscpu's model name, and which of AMX-BF16, AVX512_BF16 and AVX-512 the CPU has."""
-    info = dict(line.split(":", 1) for line in subprocess.run(["lscpu"], capture_output=True, text=True)
-                .stdout.splitlines() if ":" in line)
-    flags = info.get("Flags", "").split()
-    named = [name for flag, name in (("amx_bf16", "AMX-BF16"), ("avx512_bf16", "AVX512_BF16"),
-                                     ("avx512f", "AVX-512")) if flag in flags]
-    return info.get("Model name", "unknown").strip(), named
-
-
 def train(policy: str, epochs: int, batch_size: int, threads: int) -> list[dict]:
     """The epochs of one fresh process training in `policy`."""
     images = REPO / "resources" / "mnist" / "train-images-idx3-ubyte.gz"
@@ -79,8 +71,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.epochs < 2:
         parser.error("--epochs must be at least 2: the first epoch includes tracing and is not timed")
-    model, flags = cpu_flags()
-    print(f"{model}; {', '.join(flags) or 'no AVX-512'}; {args.threads} threads, batch {args.batch_size}, "
+    cpu = machine()
+    print(f"{cpu['cpu']}, {cpu['cores']} cores, {cpu['flags']}; {args.threads} threads, batch {args.batch_size}, "
           f"n2d's autoencoder (784-500-500-2000-10), 60,000 images")
     results = {policy: train(policy, args.epochs, args.batch_size, args.threads) for policy in POLICIES}
     for policy, rows in results.items():

@@ -38,13 +38,6 @@ CPUs give other numbers (see docs/pipeline.md).
 """
 
 
-def measured(run: dict, key: str) -> float | None:
-    """The run's value of `key`, or None when it has none (missing, null, or NaN: JSON records
-    write a step the run did not have as NaN)."""
-    value = run.get(key)
-    return None if value is None or value != value else value
-
-
 def mean_std(values: list[float]) -> str:
     return f"{statistics.fmean(values):.4f} ({statistics.pstdev(values):.4f})"
 
@@ -55,8 +48,8 @@ def experiment_rows(runs: list[dict]) -> list[tuple[str, dict[str, list[float]],
     rows = []
     for name in names:
         mine = sorted((r for r in runs if r["experiment"] == name), key=lambda r: r["seed"])
-        scores = {col: [r[col] for r in mine] for col, _ in SCORES if all(measured(r, col) is not None for r in mine)}
-        seconds = [r["seconds_total"] for r in mine if measured(r, "seconds_total") is not None]
+        scores = {col: [r[col] for r in mine] for col, _ in SCORES if all(r.get(col) is not None for r in mine)}
+        seconds = [r["seconds_total"] for r in mine if r.get("seconds_total") is not None]
         rows.append((name, scores, seconds))
     return rows
 
@@ -66,7 +59,7 @@ def step_table(runs: list[dict]) -> list[str]:
     markdown table with a column for every step any run timed, and the total."""
     steps = list(dict.fromkeys(key for run in runs for key in run
                                if key.startswith("seconds_") and key != "seconds_total"))
-    steps = [step for step in steps if any(measured(run, step) is not None for run in runs)]
+    steps = [step for step in steps if any(run.get(step) is not None for run in runs)]
     if not steps:
         return []
     columns = steps + ["seconds_total"]
@@ -75,7 +68,7 @@ def step_table(runs: list[dict]) -> list[str]:
              "| experiment | seed | " + " | ".join(c.removeprefix("seconds_") for c in columns) + " |",
              "|---" * (len(columns) + 2) + "|"]
     for run in runs:
-        cells = [f"{run[c]:.0f}" if measured(run, c) is not None else "" for c in columns]
+        cells = [f"{run[c]:.0f}" if run.get(c) is not None else "" for c in columns]
         lines.append(f"| `{run['experiment']}` | {run['seed']} | " + " | ".join(cells) + " |")
     return lines
 

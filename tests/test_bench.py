@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -80,7 +81,7 @@ def test_the_results_page_gives_each_experiments_mean_std_and_every_seed(tmp_pat
     results_page = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(results_page)
     runs = [{"experiment": name, "seed": seed, "test_accuracy_majority": acc, "all_accuracy_hungarian": acc - 0.01,
-             "test_nmi": None, "seconds_train": 70.0 + seed, "seconds_refine": 30.0 if name == "a" else float("nan"),
+             "test_nmi": None, "seconds_train": 70.0 + seed, "seconds_refine": 30.0 if name == "a" else None,
              "seconds_total": 100.0 + seed}
             for name, accs in (("b", [0.9, 0.8]), ("a", [0.5, 0.7])) for seed, acc in enumerate(accs)]
     record = {"dataset": "mnist", "date": "2026-12-04", "command": "python bench/benchmark.py --seeds 0 1",
@@ -121,3 +122,11 @@ def test_every_figure_the_readme_gives_is_on_the_results_page():
     figures = re.findall(r"\b0\.\d{4}\b|\b\d+ s\b", readme)
     assert figures, "the README gives no measured figure"
     assert [figure for figure in figures if figure not in page] == []
+
+
+def test_the_record_writes_a_step_a_run_did_not_have_as_null():
+    summary = pd.DataFrame({"experiment": ["a", "b"], "seed": [0, 0], "seconds_refine": [30.5, float("nan")]})
+    records = benchmark.run_records(summary)
+    assert records == [{"experiment": "a", "seed": 0, "seconds_refine": 30.5},
+                       {"experiment": "b", "seed": 0, "seconds_refine": None}]
+    assert "NaN" not in json.dumps(records)
