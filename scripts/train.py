@@ -5,7 +5,7 @@ import pandas as pd
 
 from saepipe import job_threads
 from saepipe.atomic import atomic_path, save_json
-from saepipe.data import load_npz
+from saepipe.data import image_dims, load_npz
 from saepipe.logs import logged_step
 
 with logged_step(snakemake.log[0], native_stderr_to_log=True) as log:
@@ -45,6 +45,7 @@ with logged_step(snakemake.log[0], native_stderr_to_log=True) as log:
         checkpoint_dir=snakemake.params.checkpoint_dir,
         fingerprint=fingerprint(settings, snakemake.input.train),
         seed=seed,
+        augment=sae.affine_augmenter(image_dims(data["image_shape"]), **cfg["augment"]),
     )
     with atomic_path(snakemake.output.history) as tmp:
         frame = pd.DataFrame(history)

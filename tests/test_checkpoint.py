@@ -16,7 +16,7 @@ def data():
     return x[:80], x[80:]
 
 
-def train(folder, epochs, fingerprint="a", patience=0):
+def train(folder, epochs, fingerprint="a", patience=0, augment=None):
     x, x_val = data()
     # the same numbers whichever tests ran before in this process
     keras.utils.set_random_seed(0)
@@ -24,7 +24,7 @@ def train(folder, epochs, fingerprint="a", patience=0):
     autoencoder, _, _ = sae.build_autoencoder(16, [8], 3, input_noise=0.2)
     return sae.train_autoencoder(autoencoder, x, x_val, sae.make_optimizer("adam", 0.01), batch_size=16,
                                  epochs=epochs, patience=patience, checkpoint_dir=folder,
-                                 fingerprint=fingerprint, seed=3)
+                                 fingerprint=fingerprint, seed=3, augment=augment)
 
 
 def newest_state(folder):
@@ -72,6 +72,17 @@ def test_a_run_resumed_after_any_epoch_is_the_run_never_interrupted_byte_for_byt
         np.testing.assert_array_equal(got, want)
     for got, want in zip(resumed.optimizer.variables, uninterrupted.optimizer.variables, strict=True):
         np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+def test_a_run_on_moved_copies_resumed_is_the_run_never_interrupted_byte_for_byte(tmp_path):
+    # each epoch's copies are drawn from the seed, the epoch and the batch, not from a state
+    augment = sae.affine_augmenter((4, 4, 1), 0.25, 0.1)
+    uninterrupted, expected = train(tmp_path / "whole", epochs=4, augment=augment)
+    train(tmp_path / "cut", epochs=2, augment=augment)
+    resumed, history = train(tmp_path / "cut", epochs=4, augment=augment)
+    assert history == expected
+    for got, want in zip(resumed.get_weights(), uninterrupted.get_weights(), strict=True):
+        np.testing.assert_array_equal(got, want)
 
 
 def test_each_epoch_sees_the_images_in_an_order_drawn_from_the_seed_and_the_epoch():

@@ -62,6 +62,13 @@ def test_model_id_depends_on_the_settings_not_their_order():
     assert plan.model_id({**settings, "epochs": 31}) != same
 
 
+def test_a_model_setting_at_its_neutral_value_leaves_the_model_id_as_it_was():
+    settings = {"batch_size": 256, "epochs": 30}
+    off = {**settings, "augment": {"rotation": 0, "shift": 0.0}}
+    assert plan.model_id(off) == plan.model_id(settings)
+    assert plan.model_id({**settings, "augment": {"rotation": 0.0, "shift": 0.1}}) != plan.model_id(settings)
+
+
 def test_experiments_lay_their_overrides_over_the_defaults(shipped):
     config = shipped_config()
     n2d = shipped.experiments["n2d"]

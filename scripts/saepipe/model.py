@@ -170,16 +170,57 @@ def epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
     return np.random.default_rng([seed, epoch]).permutation(n)
 
 
-def batches(x: Any, order: np.ndarray, batch_size: int, y: Any = None) -> Any:
+def random_affine(flat: Any, image_shape: Sequence[int], shift: float, rotation: float, seed: Any) -> Any:
+    """Each image of a batch of flattened images (B, pixels) shifted by up to `shift` of its size
+    and rotated by up to `rotation` of a turn about its centre, each way, bilinearly, the pixels
+    shifted in from outside 0. Drawn with stateless random ops from `seed` (two integers), so
+    the same seed gives the same copies whatever ran before (a resumed training included)."""
+    import tensorflow as tf
+
+    rows, cols, channels = (int(v) for v in image_shape)
+    images = tf.reshape(flat, [-1, rows, cols, channels])
+    n = tf.shape(images)[0]
+    seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 3)
+    angle = tf.random.stateless_uniform([n], seeds[0], -rotation, rotation) * (2 * np.pi)
+    dx = tf.random.stateless_uniform([n], seeds[1], -shift, shift) * cols
+    dy = tf.random.stateless_uniform([n], seeds[2], -shift, shift) * rows
+    # The transform maps each output pixel to the input pixel it is read from: the inverse of
+    # "rotate about the centre, then shift".
+    cos, sin = tf.cos(angle), tf.sin(angle)
+    cx, cy = (cols - 1) / 2, (rows - 1) / 2
+    zeros = tf.zeros_like(angle)
+    transforms = tf.stack([cos, sin, cx - cos * (cx + dx) - sin * (cy + dy),
+                           -sin, cos, cy + sin * (cx + dx) - cos * (cy + dy), zeros, zeros], axis=1)
+    moved = tf.raw_ops.ImageProjectiveTransformV3(
+        images=images, transforms=transforms, output_shape=tf.constant([rows, cols]), fill_value=0.0,
+        interpolation="BILINEAR", fill_mode="CONSTANT")
+    return tf.reshape(moved, tf.shape(flat))
+
+
+def affine_augmenter(image_shape: Sequence[int], shift: float, rotation: float) -> Any:
+    """`augment` for fit_epochs: random_affine with these amounts, or None when both are 0."""
+    if shift == 0 and rotation == 0:
+        return None
+    return lambda flat, seed: random_affine(flat, image_shape, shift, rotation, seed)
+
+
+def batches(x: Any, order: np.ndarray, batch_size: int, y: Any = None, augment: Any = None) -> Any:
     """(input, target) batches of `x` (a tensor) in `order`, gathered inside TensorFlow: the
-    targets are `y`'s rows, or the inputs themselves when `y` is None (an autoencoder)."""
+    targets are `y`'s rows, or the inputs themselves when `y` is None (an autoencoder).
+    `augment(batch, index)`, if given, replaces each batch of inputs (and, for an autoencoder,
+    its targets too) by its copy; `index` is the batch's position in the epoch."""
     import tensorflow as tf
 
     indices = tf.data.Dataset.from_tensor_slices(order.astype("int64")).batch(batch_size)
-    if y is None:
-        pairs = indices.map(lambda idx: tf.gather(x, idx), num_parallel_calls=1).map(lambda b: (b, b))
+    if augment is not None:
+        indices = indices.enumerate()
+        gather = lambda i, idx: augment(tf.gather(x, idx), i)  # noqa: E731
     else:
-        pairs = indices.map(lambda idx: (tf.gather(x, idx), tf.gather(y, idx)), num_parallel_calls=1)
+        gather = lambda idx: tf.gather(x, idx)  # noqa: E731
+    if y is None:
+        pairs = indices.map(gather, num_parallel_calls=1).map(lambda b: (b, b))
+    else:
+        pairs = indices.map(lambda *a: (gather(*a), tf.gather(y, a[-1])), num_parallel_calls=1)
     return pairs.prefetch(2)
 
 
@@ -193,15 +234,21 @@ def check_finite(loss: float, epoch: int) -> None:
 
 def fit_epochs(model: keras.Model, x: Any, y: Any, validation: Any, batch_size: int, epochs: int, seed: int,
                progress: Any, start: int = 0, name: str = "epoch", digits: int = 6,
-               after_epoch: Any = None) -> None:
+               after_epoch: Any = None, augment: Any = None) -> None:
     """The training loop of every model here. Epoch by epoch from `start`: the images in
     `epoch_order(seed, epoch)`, one `fit` pass, a check that the loss is finite, then
     `progress.end_epoch` (a checkpoint.Checkpointer: history, best epoch, early stopping,
     checkpoints), `after_epoch(epoch, logs)` if given, and one log line; stops early when
-    `progress.stopped`. `y` None: the targets are the inputs (an autoencoder)."""
+    `progress.stopped`. `y` None: the targets are the inputs (an autoencoder).
+    `augment(batch, seed)`, if given, gives each training batch's augmented copy (random_affine),
+    drawn from the seed (`seed`, epoch, batch), so a resumed run draws the same copies."""
     epoch = start
     while epoch < epochs and not progress.stopped:
-        fitted = model.fit(batches(x, epoch_order(seed, epoch, len(x)), batch_size, y), validation_data=validation,
+        epoch_augment = None
+        if augment is not None:
+            epoch_augment = lambda b, i, epoch=epoch: augment(b, [seed * 100_003 + epoch, i])  # noqa: E731
+        fitted = model.fit(batches(x, epoch_order(seed, epoch, len(x)), batch_size, y, epoch_augment),
+                           validation_data=validation,
                            initial_epoch=epoch, epochs=epoch + 1, shuffle=False, verbose=0)
         logs = {key: values[-1] for key, values in fitted.history.items()}
         check_finite(logs["loss"], epoch)
@@ -224,13 +271,15 @@ def train_autoencoder(
     checkpoint_dir: str | os.PathLike | None = None,
     fingerprint: str = "",
     seed: int = 0,
+    augment: Any = None,
 ) -> tuple[keras.Model, dict[str, list[float]]]:
     """Fit on reconstruction MSE (plus the sparsity penalty); early-stop on validation loss.
 
     Each epoch sees the images in `epoch_order(seed, epoch)`. With `checkpoint_dir`, each epoch
     is checkpointed there and a checkpoint with the same `fingerprint` is resumed from: the
     resumed run gives the same weights, byte for byte, as the run never interrupted. The caller
-    removes the folder once the final model is saved.
+    removes the folder once the final model is saved. `augment` (see fit_epochs), if given,
+    moves each training batch; the validation images are scored as they are.
     Returns the trained model (the resumed one, if any) and the history of all epochs.
     """
     import tensorflow as tf
@@ -251,7 +300,8 @@ def train_autoencoder(
     # A run that had already stopped early (or finished) fits no more epochs, but still restores
     # the best weights.
     try:
-        fit_epochs(autoencoder, x, None, validation, batch_size, epochs, seed, progress, start=state.epochs_done)
+        fit_epochs(autoencoder, x, None, validation, batch_size, epochs, seed, progress, start=state.epochs_done,
+                   augment=augment)
     except FloatingPointError:
         if folder is not None:
             checkpoint.discard(folder)  # a diverged run is not worth resuming

@@ -91,10 +91,17 @@ def typed_like_schema(value: Any, schema: dict) -> Any:
     return value
 
 
+# Model settings that were added after models were trained, at the value that changes nothing:
+# left out of the model id, so a model trained before the setting existed keeps its folder.
+NEUTRAL_MODEL_SETTINGS = {"augment": {"shift": 0.0, "rotation": 0.0}}
+
+
 def model_id(settings: dict) -> str:
     """A short, stable name for a model's settings: experiments that train the same model get
     the same folder, so the model is trained once."""
-    text = json.dumps(canonical(settings), sort_keys=True)
+    settings = {key: value for key, value in canonical(settings).items()
+                if key not in NEUTRAL_MODEL_SETTINGS or value != NEUTRAL_MODEL_SETTINGS[key]}
+    text = json.dumps(settings, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
