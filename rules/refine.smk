@@ -12,7 +12,9 @@ rule refine:
         all_clusters=per_run(PLAN.clusters, "all"),
         train_confidence=per_run(PLAN.clusters, "train", confidence=True),
         all_confidence=per_run(PLAN.clusters, "all", confidence=True),
-        code=library("atomic", "checkpoint", "cluster", "data", "model", "refine"),
+        code=library(
+            "atomic", "checkpoint", "cluster", "data", "manifold", "model", "refine"
+        ),
     output:
         train=results(RUN, "refined", "train.npy"),
         test=results(RUN, "refined", "test.npy"),
@@ -35,6 +37,10 @@ rule refine:
         refine=lambda wildcards: canonical(experiment(wildcards)["refine"]),
         n_clusters=lambda wildcards: experiment(wildcards)["clustering"]["n_clusters"],
         normalize=lambda wildcards: experiment(wildcards)["clustering"]["normalize"],
+        # refine.recluster clusters the classifier's features the experiment's own way.
+        manifold=lambda wildcards: canonical(experiment(wildcards)["manifold"]),
+        clustering=lambda wildcards: canonical(experiment(wildcards)["clustering"]),
+        compile_cache=".snakemake/numba-cache",
         seed=lambda wildcards: int(wildcards.seed),
     script:
         "../scripts/refine.py"

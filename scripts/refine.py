@@ -2,7 +2,8 @@
 and all, in the clustering's own form, and which images the classifier trained on.
 
 With refine.move_blocks on, whole blocks the clustering misplaced are moved first (a finer
-mixture on the points it was fitted on, and each block's neighbours in pixel space).
+mixture on the points it was fitted on, and each block's neighbours in pixel space). With
+refine.recluster on, the classifier's features are clustered again, the experiment's own way.
 The two protocols stay apart: the train/test protocol trains on the training images (their train clusters)
 and places train and test; the all-images protocol refines the clustering of all images on all images.
 """
@@ -21,6 +22,10 @@ with logged_step(snakemake.log[0], native_stderr_to_log=True) as log:
     # Imported here, where what TensorFlow prints as it starts goes to the log (see logged_step).
     from saepipe import model as sae
     from saepipe import refine
+    from saepipe.manifold import cache_compiled_code
+
+    if snakemake.params.refine["recluster"] and snakemake.params.manifold["method"] == "umap":
+        cache_compiled_code(snakemake.params.compile_cache)
 
     settings, n_clusters, seed = snakemake.params.refine, snakemake.params.n_clusters, snakemake.params.seed
     inputs, output = snakemake.input, snakemake.output
@@ -53,8 +58,18 @@ with logged_step(snakemake.log[0], native_stderr_to_log=True) as log:
 
     def refined(split: str, others: tuple = ()) -> tuple:
         log.info("%s: refining the clustering of %d images", split, len(images[split]))
-        out, placed, mask = refine.self_label(images[split], moved_blocks(split), load_npy(inputs[f"{split}_confidence"]),
-                                              n_clusters, settings, seed, others)
+        result = refine.self_label(images[split], moved_blocks(split), load_npy(inputs[f"{split}_confidence"]),
+                                   n_clusters, settings, seed, others, with_features=settings["recluster"])
+        out, placed, mask = result.clusters, result.placed, result.trained_on
+        if settings["recluster"]:
+            log.info("%s: clustering the classifier's features again (%s, then %s)", split,
+                     snakemake.params.manifold["method"], snakemake.params.clustering["method"])
+            with threadpool_limits(snakemake.threads):
+                again, placed = refine.recluster(result.features[0], result.features[1:], out,
+                                                 snakemake.params.manifold, snakemake.params.clustering, seed)
+            log.info("%s: found again, %.2f %% of the classifier's assignments changed", split,
+                     100 * refine.changes(out, again, n_clusters)[0])
+            out = again
         changed, _ = refine.changes(before[split], out, n_clusters)
         log.info("%s: the refinement changed %.2f %% of the assignments", split, 100 * changed)
         for warning in refine.change_warnings(before[split], out, n_clusters, settings["warn_changed"]):

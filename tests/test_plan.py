@@ -190,7 +190,7 @@ def test_runs_follow_run_and_each_experiments_seeds():
     experiments["n2d"]["seeds"] = [5]
     assert plan.Plan("m", experiments, ("n2d", "default")).runs() == [("n2d", 5), ("default", 0), ("default", 1),
                                                                       ("default", 2)]
-    assert len(plan.Plan("m", experiments).runs()) == 10  # run left out: every experiment
+    assert len(plan.Plan("m", experiments).runs()) == 13  # run left out: every experiment
 
 
 def test_figures_depend_on_labels_and_refinement(shipped):

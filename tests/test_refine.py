@@ -5,11 +5,15 @@ import pytest
 
 from conftest import N_CLASSES, tiny_images
 from saepipe.metrics import hungarian_mapping, mapped_accuracy
-from saepipe.refine import best_epochs, change_warnings, changes, confident_mask
+from saepipe.refine import best_epochs, change_warnings, changes, confident_mask, matching_ids
 
 SETTINGS = {"confident_share": 1.0, "rounds": 1, "epochs": 8, "patience": 2, "snapshots": 3, "validation_fraction": 0.1,
             "batch_size": 32, "learning_rate": 0.002, "label_smoothing": 0.1,
-            "augment": {"shift": 0.1, "rotation": 0.05, "zoom": 0.1}, "warn_changed": 0.2}
+            "augment": {"shift": 0.1, "rotation": 0.05, "zoom": 0.1}, "warn_changed": 0.2, "recluster": False}
+
+
+KMEANS = {"method": "kmeans", "n_clusters": N_CLASSES, "n_init": 5, "max_iter": 300, "covariance_type": "full",
+          "normalize": False}
 
 
 def accuracy(labels, clusters):
@@ -62,20 +66,21 @@ def separable():
     return images, labels, clusters, confidence
 
 
-def refined(separable, **settings):
+def refined(separable, with_features=False, **settings):
     from saepipe.model import seed_everything
     from saepipe.refine import self_label
 
     images, _, clusters, confidence = separable
     seed_everything(0, threads=2)
-    return self_label(images[:500], clusters[:500], confidence[:500], N_CLASSES, {**SETTINGS, **settings},
-                      seed=0, others=(images[500:],))
+    result = self_label(images[:500], clusters[:500], confidence[:500], N_CLASSES, {**SETTINGS, **settings},
+                        seed=0, others=(images[500:],), with_features=with_features)
+    return result.clusters, result.placed, result.trained_on, result.features
 
 
 def test_self_labelling_repairs_a_corrupted_clustering(separable):
     _, labels, clusters, _ = separable
-    out, (placed,), mask = refined(separable)
-    assert mask.all()  # confident_share 1.0: every image
+    out, (placed,), mask, features = refined(separable)
+    assert mask.all() and features == []  # not asked for  # confident_share 1.0: every image
     assert accuracy(labels[:500], clusters[:500]) < 0.8
     # trained on cluster ids only, three quarters of them right: it places nearly every image well,
     # the training images and ones it never saw
@@ -85,7 +90,7 @@ def test_self_labelling_repairs_a_corrupted_clustering(separable):
 
 def test_training_on_the_confident_share_leaves_out_the_least_confident(separable):
     _, labels, clusters, _ = separable
-    out, _, mask = refined(separable, confident_share=0.7)
+    out, _, mask, _ = refined(separable, confident_share=0.7)
     # the corrupted assignments were made least confident: the selection drops most of them
     assert np.mean(clusters[:500][mask] == labels[:500][mask]) > 0.95
     assert accuracy(labels[:500], out) > 0.95
@@ -192,3 +197,38 @@ def test_a_block_whose_neighbours_are_split_between_clusters_stays_where_it_is()
     clusters[block] = 1
     moved, moves = move_blocks(clusters, embedding, pixels, 4, n_components=6, n_neighbors=5, n_sample=600, seed=0)
     assert moves == [] and (moved == clusters).all()
+
+
+def test_matching_ids_renames_clusters_to_the_reference_ids_they_overlap_most():
+    reference = np.array([0, 0, 0, 1, 1, 2, 2, 2])
+    found = np.array([2, 2, 1, 0, 0, 1, 1, 1])  # the same clusters, named otherwise, one image apart
+    rename = matching_ids(found, reference, 3)
+    assert rename.tolist() == [1, 2, 0]
+    assert rename[found].tolist() == [0, 0, 2, 1, 1, 2, 2, 2]
+
+
+def test_the_classifier_features_cluster_again_into_its_classes_with_the_clusterings_ids(separable):
+    """Features of the classifier trained on the corrupted clustering, clustered again with
+    KMeans: the classes come back, named as the classifier named them, and the test images are
+    placed by the same fit."""
+    from saepipe.refine import recluster
+
+    _, labels, _, _ = separable
+    out, (placed,), _, (train_features, test_features) = refined(separable, with_features=True)
+    assert train_features.shape == (500, 128) and test_features.shape == (100, 128)
+    again, (again_test,) = recluster(train_features, [test_features], out, {"method": "none"}, KMEANS, seed=0)
+    assert accuracy(labels[:500], again) > 0.95 and accuracy(labels[500:], again_test) > 0.95
+    assert np.mean(again == out) > 0.95 and np.mean(again_test == placed) > 0.95  # the classifier's ids
+
+
+def test_reclustering_through_umap_is_seeded_and_places_the_test_images_with_the_same_fit(separable):
+    from saepipe.refine import recluster
+
+    out, _, _, (train_features, test_features) = refined(separable, with_features=True)
+    manifold = {"method": "umap", "n_components": 3, "n_neighbors": 30, "min_dist": 0.0, "metric": "euclidean"}
+    runs = [recluster(train_features, [test_features], out, manifold, {**KMEANS, "method": "gmm"}, seed=0)
+            for _ in range(2)]
+    (again, (again_test,)), (repeat, (repeat_test,)) = runs
+    assert again.tobytes() == repeat.tobytes() and again_test.tobytes() == repeat_test.tobytes()
+    assert again.shape == (500,) and again_test.shape == (100,)
+    assert set(again_test) <= set(again) <= set(range(N_CLASSES))

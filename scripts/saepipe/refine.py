@@ -9,6 +9,7 @@ rotated and zoomed copies of each cluster's members generalises better than the 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import keras
@@ -108,6 +109,10 @@ def conv_blocks(rows: int, cols: int) -> int:
     return blocks
 
 
+# The classifier's last hidden layer: the features refine.recluster clusters again.
+FEATURES = "features"
+
+
 def build_classifier(image_shape: tuple[int, int, int], n_clusters: int, augment: dict[str, float],
                      seed: int) -> keras.Model:
     """Augmentation (active in training only), conv blocks (32, 64, 128... filters) as deep as
@@ -128,7 +133,7 @@ def build_classifier(image_shape: tuple[int, int, int], n_clusters: int, augment
         *[layer for layer, amount in zip(augmentation, amounts) if amount > 0],
         *convolutions,
         layers.Flatten(),
-        layers.Dense(128, activation="relu"),
+        layers.Dense(128, activation="relu", name=FEATURES),
         layers.Dropout(0.3, seed=seed + 3),
         layers.Dense(n_clusters, activation="softmax"),
     ], name="selflabel_classifier")
@@ -181,11 +186,28 @@ def predict(classifier: keras.Model, snapshots: list[list[np.ndarray]], images: 
     return total / len(snapshots)
 
 
+def features(classifier: keras.Model, weights: list[np.ndarray], images: np.ndarray) -> np.ndarray:
+    """What the classifier's last hidden layer gives for each image, (N, 128), with `weights` in it."""
+    classifier.set_weights(weights)
+    hidden = keras.Model(classifier.inputs, classifier.get_layer(FEATURES).output)
+    return hidden.predict(images, batch_size=1024, verbose=0)
+
+
+@dataclass
+class SelfLabelled:
+    """What self_label gives: the refined clusters of its images and of each array of `others`,
+    the mask of the images the first round trained on, and, when asked for, the last
+    classifier's features of the images and of each of `others` (its best epoch's weights)."""
+    clusters: np.ndarray
+    placed: list[np.ndarray]
+    trained_on: np.ndarray
+    features: list[np.ndarray]
+
+
 def self_label(images: np.ndarray, clusters: np.ndarray, confidence: np.ndarray, n_clusters: int,
-               settings: dict[str, Any], seed: int, others: tuple[np.ndarray, ...] = ()
-               ) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
-    """Refined clusters of `images` (and of each array in `others`, placed by the same classifier),
-    and the mask of the images the first round trained on.
+               settings: dict[str, Any], seed: int, others: tuple[np.ndarray, ...] = (),
+               with_features: bool = False) -> SelfLabelled:
+    """Refine the clusters of `images` and place each array in `others` by the same classifier.
 
     Round 1 trains on the confident share of each cluster by the clustering's confidence; each
     further round on the confident share of the previous classifier's own predictions.
@@ -201,7 +223,50 @@ def self_label(images: np.ndarray, clusters: np.ndarray, confidence: np.ndarray,
         probabilities = predict(classifier, snapshots, images)
         targets, scores = probabilities.argmax(axis=1).astype(np.int64), probabilities.max(axis=1)
     placed = [predict(classifier, snapshots, x).argmax(axis=1).astype(np.int64) for x in others]
-    return targets, placed, first_mask
+    hidden = [features(classifier, snapshots[0], x) for x in (images, *others)] if with_features else []
+    return SelfLabelled(targets, placed, first_mask, hidden)
+
+
+def matching_ids(clusters: np.ndarray, reference: np.ndarray, n_clusters: int) -> np.ndarray:
+    """A new id for each cluster of `clusters` (index: old id), so that as many images as can keep
+    their `reference` cluster id (a one-to-one map from the overlap of the two): a clustering
+    found afresh names its clusters at random, and the refinement's log and figures compare
+    the ids before and after."""
+    from scipy.optimize import linear_sum_assignment
+
+    overlap = np.zeros((n_clusters, n_clusters), dtype=np.int64)
+    np.add.at(overlap, (clusters, reference), 1)
+    rows, columns = linear_sum_assignment(-overlap)
+    rename = np.empty(n_clusters, dtype=np.int64)
+    rename[rows] = columns
+    return rename
+
+
+def recluster(fit: np.ndarray, others: list[np.ndarray], reference: np.ndarray, manifold: dict[str, Any],
+              clustering: dict[str, Any], seed: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The clusters of the classifier's features `fit` found afresh, the experiment's own way (its
+    manifold, then its clustering, fitted on `fit`; `others` are placed by the same fits), with the
+    ids of `reference` (matching_ids).
+
+    The classifier learnt from shifted, turned and zoomed copies, so its features group the
+    images better than the codes the first clustering had; a classifier that trains on noisy
+    clusters still keeps part of their noise, and clustering its features again drops some.
+    """
+    from .cluster import fit_clusters, normalize_rows
+    from .manifold import fit_umap
+
+    points = [fit, *others]
+    if manifold["method"] == "umap":
+        reducer = fit_umap(fit, manifold["n_components"], manifold["n_neighbors"], manifold["min_dist"],
+                           manifold["metric"], seed)
+        points = [reducer.embedding_, *[reducer.transform(x) for x in others]]
+    if clustering["normalize"]:
+        points = [normalize_rows(x) for x in points]
+    model = fit_clusters(points[0], clustering["method"], clustering["n_clusters"], clustering["n_init"],
+                         clustering["max_iter"], seed, clustering["covariance_type"])
+    found = [model.predict(x).astype(np.int64) for x in points]
+    rename = matching_ids(found[0], reference, clustering["n_clusters"])
+    return rename[found[0]], [rename[x] for x in found[1:]]
 
 
 def as_images(x: np.ndarray, image_shape: np.ndarray) -> np.ndarray:
