@@ -65,8 +65,11 @@ with logged_step(snakemake.log[0], native_stderr_to_log=True) as log:
             log.info("%s: clustering the classifier's features again (%s, then %s)", split,
                      snakemake.params.manifold["method"], snakemake.params.clustering["method"])
             with threadpool_limits(snakemake.threads):
-                again, placed = refine.recluster(result.features[0], result.features[1:], out,
-                                                 snakemake.params.manifold, snakemake.params.clustering, seed)
+                again, placed, moves = refine.recluster(result.features[0], result.features[1:], out,
+                                                        snakemake.params.manifold, snakemake.params.clustering,
+                                                        blocks, seed)
+            for move in moves or ["nothing moved"]:
+                log.info("%s: %s", split, move)
             log.info("%s: found again, %.2f %% of the classifier's assignments changed", split,
                      100 * refine.changes(out, again, n_clusters)[0])
             out = again

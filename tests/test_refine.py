@@ -16,6 +16,9 @@ KMEANS = {"method": "kmeans", "n_clusters": N_CLASSES, "n_init": 5, "max_iter": 
           "normalize": False}
 
 
+NO_BLOCKS = {"components_per_cluster": 0, "neighbors": 10, "sample": 100}
+
+
 def accuracy(labels, clusters):
     return mapped_accuracy(labels, clusters, hungarian_mapping(labels, clusters, N_CLASSES, N_CLASSES))
 
@@ -216,7 +219,9 @@ def test_the_classifier_features_cluster_again_into_its_classes_with_the_cluster
     _, labels, _, _ = separable
     out, (placed,), _, (train_features, test_features) = refined(separable, with_features=True)
     assert train_features.shape == (500, 128) and test_features.shape == (100, 128)
-    again, (again_test,) = recluster(train_features, [test_features], out, {"method": "none"}, KMEANS, seed=0)
+    again, (again_test,), moves = recluster(train_features, [test_features], out, {"method": "none"}, KMEANS,
+                                            NO_BLOCKS, seed=0)
+    assert moves == []
     assert accuracy(labels[:500], again) > 0.95 and accuracy(labels[500:], again_test) > 0.95
     assert np.mean(again == out) > 0.95 and np.mean(again_test == placed) > 0.95  # the classifier's ids
 
@@ -226,9 +231,34 @@ def test_reclustering_through_umap_is_seeded_and_places_the_test_images_with_the
 
     out, _, _, (train_features, test_features) = refined(separable, with_features=True)
     manifold = {"method": "umap", "n_components": 3, "n_neighbors": 30, "min_dist": 0.0, "metric": "euclidean"}
-    runs = [recluster(train_features, [test_features], out, manifold, {**KMEANS, "method": "gmm"}, seed=0)
+    blocks = {"components_per_cluster": 2, "neighbors": 5, "sample": 500}
+    runs = [recluster(train_features, [test_features], out, manifold, {**KMEANS, "method": "gmm"}, blocks, seed=0)
             for _ in range(2)]
-    (again, (again_test,)), (repeat, (repeat_test,)) = runs
+    (again, (again_test,), moves), (repeat, (repeat_test,), moves_again) = runs
+    assert moves == moves_again
     assert again.tobytes() == repeat.tobytes() and again_test.tobytes() == repeat_test.tobytes()
     assert again.shape == (500,) and again_test.shape == (100,)
     assert set(again_test) <= set(again) <= set(range(N_CLASSES))
+
+
+def test_a_found_block_move_moves_new_images_of_that_block_too():
+    """The block of class 2 inside class 1's cluster, found on the first images (neighbours in any
+    second view: here the pixels); images that arrive later in the block's place move with it,
+    the others stay."""
+    from saepipe.refine import find_block_moves
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1, 2], 200)
+    pixels = tiny_images(labels, seed=1).reshape(len(labels), -1).astype(np.float32) / 255.0
+    centres = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
+    embedding = centres[labels] + rng.normal(0, 0.5, (len(labels), 2))
+    block = np.flatnonzero(labels == 2)[:60]
+    embedding[block] = [10.0, 4.0] + rng.normal(0, 0.3, (len(block), 2))
+    clusters = labels.copy()
+    clusters[block] = 1
+    moves = find_block_moves(clusters, embedding, pixels, 3, n_components=5, n_neighbors=5, n_sample=300, seed=0,
+                             space="the test's pixels")
+    assert moves.lines[0].startswith("moved 60 images from cluster 1 to 2: ") and "the test's pixels" in moves.lines[0]
+    assert (moves.apply(clusters, embedding) == labels).all()
+    arriving = np.array([[10.0, 4.0], [10.1, 3.9], [10.0, 0.0], [0.0, 0.0]])
+    assert moves.apply(np.array([1, 1, 1, 0]), arriving).tolist() == [2, 2, 1, 0]

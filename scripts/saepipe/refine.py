@@ -22,18 +22,37 @@ from .model import fit_epochs
 log = logging.getLogger(__name__)
 
 
-def move_blocks(clusters: np.ndarray, embedding: np.ndarray, pixels: np.ndarray, n_clusters: int,
-                n_components: int, n_neighbors: int, n_sample: int, seed: int) -> tuple[np.ndarray, list[str]]:
-    """Move whole blocks that a clustering put in the wrong cluster; the moved clusters and one
-    line per move.
+@dataclass
+class BlockMoves:
+    """Blocks to move (find_block_moves): the finer mixture that splits them off, the cluster
+    each moving component goes to, and one line per move."""
+    mixture: Any
+    targets: dict[int, int]
+    lines: list[str]
+
+    def apply(self, clusters: np.ndarray, points: np.ndarray) -> np.ndarray:
+        """`clusters` with the images of each moving component (the mixture's prediction from
+        `points`, in the space it was fitted in) in the cluster it goes to."""
+        components = self.mixture.predict(points)
+        moved = np.asarray(clusters, dtype=np.int64).copy()
+        for component, target in self.targets.items():
+            moved[components == component] = target
+        return moved
+
+
+def find_block_moves(clusters: np.ndarray, embedding: np.ndarray, neighbour_space: np.ndarray, n_clusters: int,
+                     n_components: int, n_neighbors: int, n_sample: int, seed: int,
+                     space: str = "pixel space") -> BlockMoves:
+    """Whole blocks that a clustering put in the wrong cluster, and where each goes.
 
     A Gaussian mixture with more components than clusters (`n_components`) splits the embedding
     finer, so a block of one kind of image inside another's cluster becomes a component of its
-    own. A component is moved, whole, only when it is a minority of its cluster (never a
-    cluster's main body) and the nearest neighbours in pixel space of its images (`n_neighbors`
-    each, for `n_sample` sampled images), outside the component, lie mostly (over half) in one
-    other cluster.
-    No labels: the pixels are a second view the embedding cannot have bent.
+    own. A component moves, whole, only when it is a minority of its cluster (never a
+    cluster's main body) and the nearest neighbours of its images in `neighbour_space`
+    (`n_neighbors` each, for `n_sample` sampled images), outside the component, lie mostly (over
+    half) in one other cluster.
+    No labels: the neighbour space (the pixels, or a classifier's features) is a second view
+    the embedding cannot have bent.
     """
     from sklearn.mixture import GaussianMixture
     from sklearn.neighbors import NearestNeighbors
@@ -42,13 +61,15 @@ def move_blocks(clusters: np.ndarray, embedding: np.ndarray, pixels: np.ndarray,
         raise ValueError(f"refine.move_blocks asks for {n_components} mixture components but there are only "
                          f"{len(embedding)} images: lower components_per_cluster")
     clusters = np.asarray(clusters, dtype=np.int64)
-    components = GaussianMixture(n_components, covariance_type="full", n_init=3,
-                                 random_state=seed).fit(embedding).predict(embedding)
-    sample = np.random.default_rng(seed).choice(len(pixels), min(n_sample, len(pixels)), replace=False)
-    n_neighbors = min(n_neighbors, len(pixels) - 1)  # a tiny dataset has fewer
-    _, neighbours = NearestNeighbors(n_neighbors=n_neighbors + 1).fit(pixels).kneighbors(pixels[sample])
+    mixture = GaussianMixture(n_components, covariance_type="full", n_init=3, random_state=seed).fit(embedding)
+    components = mixture.predict(embedding)
+    sample = np.random.default_rng(seed).choice(len(neighbour_space), min(n_sample, len(neighbour_space)),
+                                                replace=False)
+    n_neighbors = min(n_neighbors, len(neighbour_space) - 1)  # a tiny dataset has fewer
+    _, neighbours = NearestNeighbors(n_neighbors=n_neighbors + 1).fit(neighbour_space).kneighbors(
+        neighbour_space[sample])
     neighbours = neighbours[:, 1:]  # the first is the image itself
-    moved, moves = clusters.copy(), []
+    targets, lines = {}, []
     for component in range(n_components):
         members = components == component
         if not members.any():
@@ -63,11 +84,19 @@ def move_blocks(clusters: np.ndarray, embedding: np.ndarray, pixels: np.ndarray,
         votes = np.bincount(clusters[outside], minlength=n_clusters) / len(outside)
         target = int(votes.argmax())
         if target != home and votes[target] > 0.5:  # most of them, not merely more than at home
-            moved[members] = target
-            moves.append(f"moved {int(members.sum())} images from cluster {home} to {target}: "
-                         f"{100 * votes[target]:.0f} % of their pixel-space neighbours lie there, "
+            targets[component] = target
+            lines.append(f"moved {int(members.sum())} images from cluster {home} to {target}: "
+                         f"{100 * votes[target]:.0f} % of their neighbours in {space} lie there, "
                          f"{100 * votes[home]:.0f} % in their own")
-    return moved, moves
+    return BlockMoves(mixture, targets, lines)
+
+
+def move_blocks(clusters: np.ndarray, embedding: np.ndarray, pixels: np.ndarray, n_clusters: int,
+                n_components: int, n_neighbors: int, n_sample: int, seed: int) -> tuple[np.ndarray, list[str]]:
+    """The clustering with the blocks find_block_moves finds by pixel-space neighbours moved,
+    and one line per move."""
+    moves = find_block_moves(clusters, embedding, pixels, n_clusters, n_components, n_neighbors, n_sample, seed)
+    return moves.apply(clusters, embedding), moves.lines
 
 
 def confident_mask(clusters: np.ndarray, confidence: np.ndarray, n_clusters: int, share: float) -> np.ndarray:
@@ -243,10 +272,12 @@ def matching_ids(clusters: np.ndarray, reference: np.ndarray, n_clusters: int) -
 
 
 def recluster(fit: np.ndarray, others: list[np.ndarray], reference: np.ndarray, manifold: dict[str, Any],
-              clustering: dict[str, Any], seed: int) -> tuple[np.ndarray, list[np.ndarray]]:
+              clustering: dict[str, Any], blocks: dict[str, Any], seed: int
+              ) -> tuple[np.ndarray, list[np.ndarray], list[str]]:
     """The clusters of the classifier's features `fit` found afresh, the experiment's own way (its
     manifold, then its clustering, fitted on `fit`; `others` are placed by the same fits), with the
-    ids of `reference` (matching_ids).
+    ids of `reference` (matching_ids); then, with `blocks` (refine.move_blocks) on, the blocks
+    found with neighbours in the features moved (find_block_moves). Also one line per move.
 
     The classifier learnt from shifted, turned and zoomed copies, so its features group the
     images better than the codes the first clustering had; a classifier that trains on noisy
@@ -262,11 +293,19 @@ def recluster(fit: np.ndarray, others: list[np.ndarray], reference: np.ndarray, 
         points = [reducer.embedding_, *[reducer.transform(x) for x in others]]
     if clustering["normalize"]:
         points = [normalize_rows(x) for x in points]
-    model = fit_clusters(points[0], clustering["method"], clustering["n_clusters"], clustering["n_init"],
+    n_clusters = clustering["n_clusters"]
+    model = fit_clusters(points[0], clustering["method"], n_clusters, clustering["n_init"],
                          clustering["max_iter"], seed, clustering["covariance_type"])
     found = [model.predict(x).astype(np.int64) for x in points]
-    rename = matching_ids(found[0], reference, clustering["n_clusters"])
-    return rename[found[0]], [rename[x] for x in found[1:]]
+    rename = matching_ids(found[0], reference, n_clusters)
+    found = [rename[x] for x in found]
+    lines = []
+    if blocks["components_per_cluster"]:
+        components = max(1, round(blocks["components_per_cluster"] * n_clusters))
+        moves = find_block_moves(found[0], points[0], fit, n_clusters, components, blocks["neighbors"],
+                                 blocks["sample"], seed, space="the classifier's features")
+        found, lines = [moves.apply(x, p) for x, p in zip(found, points)], moves.lines
+    return found[0], found[1:], lines
 
 
 def as_images(x: np.ndarray, image_shape: np.ndarray) -> np.ndarray:
