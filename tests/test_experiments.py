@@ -18,8 +18,10 @@ EXPERIMENTS = {
         "clustering": {"method": "gmm", "normalize": False, "n_init": 2},
     },
 }
-# umap's clustering refined by self-labelling: it reuses umap's UMAP and clusters.
-EXPERIMENTS["self"] = {**EXPERIMENTS["umap"], "refine": {"method": "selflabel", "epochs": 3, "batch_size": 32}}
+# umap's clustering refined by self-labelling: it reuses umap's UMAP and clusters; then the
+# classifier's features clustered again (the plain self-labelling is the same step without that).
+EXPERIMENTS["self"] = {**EXPERIMENTS["umap"],
+                       "refine": {"method": "selflabel", "epochs": 3, "batch_size": 32, "recluster": True}}
 CLUSTERED = ["ae", "umap"]  # the experiments with a clustering of their own
 SEEDS = [0, 1]
 
@@ -97,6 +99,9 @@ def test_a_refining_experiment_reuses_the_clustering_it_refines(grid):
     for split in ("train", "all"):
         assert f"{split}: looking for misplaced blocks among 8 mixture components" in log
         assert re.search(rf"{split}: (nothing moved|moved \d+ images from cluster \d to \d)", log)
+        # refine.recluster: umap's UMAP and mixture again, on the classifier's features
+        assert f"{split}: clustering the classifier's features again (umap, then gmm)" in log
+        assert re.search(rf"{split}: found again, \d+\.\d\d % of the classifier's assignments changed", log)
     metrics = json.loads((run_dir(workdir, "self", 0) / "metrics" / "metrics.json").read_text())
     before = json.loads((run_dir(workdir, "umap", 0) / "metrics" / "metrics.json").read_text())
     # the scores before refinement are umap's own; the refined ones are scored on refined/
