@@ -35,7 +35,7 @@ test-fast: $(BIN)/.installed-dev  ## skip the real-MNIST and SLURM tiers
 	$(BIN)/python -m pytest -m "not realdata and not slurm"
 
 bench: $(BIN)/.installed-run  ## the benchmark on real MNIST (every shipped experiment, seeds 0 1 2), then docs/results.md
-	$(BIN)/python bench/benchmark.py --experiments default notebook n2d n2d-self --cores $(CORES) \
+	$(BIN)/python bench/benchmark.py --experiments default notebook n2d n2d-self n2d-recluster --cores $(CORES) \
 		--train-threads $(TRAIN_THREADS) --json bench/records/mnist.json
 	$(BIN)/python bench/results_page.py
 

@@ -4,6 +4,8 @@ confident assignments, with augmented images, then asked to place every image.
 The targets are cluster ids, never the true labels: those belong to `evaluate` alone. The
 borders between clusters, where a clustering errs, are where a classifier that has seen shifted,
 rotated and zoomed copies of each cluster's members generalises better than the clustering.
+Its features (the last hidden layer) can then be clustered again (recluster), which drops part
+of the clustering's noise that the classifier itself learnt.
 """
 
 from __future__ import annotations
