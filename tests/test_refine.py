@@ -150,11 +150,9 @@ def test_label_smoothing_keeps_the_classifier_from_certainty_on_its_targets(sepa
     assert confidence[0.5] < 0.75
 
 
-def test_a_block_of_one_class_inside_another_cluster_is_moved_whole_to_its_own():
+def misplaced_block():
     """Three classes, well apart in pixels; the embedding puts 60 images of class 2 beside class
-    1's cluster, and the clustering counts them in it. Only that block moves, to class 2."""
-    from saepipe.refine import move_blocks
-
+    1's cluster, and the clustering counts them in it: (labels, pixels, embedding, clusters, rng)."""
     rng = np.random.default_rng(0)
     labels = np.repeat([0, 1, 2], 200)
     pixels = tiny_images(labels, seed=1).reshape(len(labels), -1).astype(np.float32) / 255.0
@@ -164,6 +162,15 @@ def test_a_block_of_one_class_inside_another_cluster_is_moved_whole_to_its_own()
     embedding[block] = [10.0, 4.0] + rng.normal(0, 0.3, (len(block), 2))
     clusters = labels.copy()
     clusters[block] = 1
+    return labels, pixels, embedding, clusters, rng
+
+
+def test_a_block_of_one_class_inside_another_cluster_is_moved_whole_to_its_own():
+    """Three classes, well apart in pixels; the embedding puts 60 images of class 2 beside class
+    1's cluster, and the clustering counts them in it. Only that block moves, to class 2."""
+    from saepipe.refine import move_blocks
+
+    labels, pixels, embedding, clusters, rng = misplaced_block()
     moved, moves = move_blocks(clusters, embedding, pixels, 3, n_components=5, n_neighbors=5, n_sample=300, seed=0)
     assert (moved == labels).all()
     assert moves == [moves[0]] and moves[0].startswith("moved 60 images from cluster 1 to 2:")
@@ -171,6 +178,7 @@ def test_a_block_of_one_class_inside_another_cluster_is_moved_whole_to_its_own()
     again, _ = move_blocks(clusters, embedding, pixels, 3, n_components=5, n_neighbors=5, n_sample=300, seed=0)
     assert again.tobytes() == moved.tobytes()
     # a clustering with nothing misplaced is left as it is
+    centres = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
     untouched, moves = move_blocks(labels, centres[labels] + rng.normal(0, 0.5, (len(labels), 2)), pixels, 3, 5, 5,
                                    300, 0)
     assert (untouched == labels).all() and moves == []
@@ -247,15 +255,7 @@ def test_a_found_block_move_moves_new_images_of_that_block_too():
     the others stay."""
     from saepipe.refine import find_block_moves
 
-    rng = np.random.default_rng(0)
-    labels = np.repeat([0, 1, 2], 200)
-    pixels = tiny_images(labels, seed=1).reshape(len(labels), -1).astype(np.float32) / 255.0
-    centres = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
-    embedding = centres[labels] + rng.normal(0, 0.5, (len(labels), 2))
-    block = np.flatnonzero(labels == 2)[:60]
-    embedding[block] = [10.0, 4.0] + rng.normal(0, 0.3, (len(block), 2))
-    clusters = labels.copy()
-    clusters[block] = 1
+    labels, pixels, embedding, clusters, _ = misplaced_block()
     moves = find_block_moves(clusters, embedding, pixels, 3, n_components=5, n_neighbors=5, n_sample=300, seed=0,
                              space="the test's pixels")
     assert moves.lines[0].startswith("moved 60 images from cluster 1 to 2: ") and "the test's pixels" in moves.lines[0]
