@@ -46,7 +46,7 @@ with logged_step(snakemake.log[0], native_stderr_to_log=True) as log:
         """The clustering of `split` with its misplaced blocks moved (refine.move_blocks)."""
         if not points:
             return before[split]
-        components = max(1, round(blocks["components_per_cluster"] * n_clusters))
+        components = refine.block_components(blocks, n_clusters)
         log.info("%s: looking for misplaced blocks among %d mixture components", split, components)
         pixels = images[split].reshape(len(images[split]), -1)
         with threadpool_limits(snakemake.threads):

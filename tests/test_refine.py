@@ -5,7 +5,7 @@ import pytest
 
 from conftest import N_CLASSES, tiny_images
 from saepipe.metrics import hungarian_mapping, mapped_accuracy
-from saepipe.refine import best_epochs, change_warnings, changes, confident_mask, matching_ids
+from saepipe.refine import best_epochs, change_warnings, changes, confident_mask
 
 SETTINGS = {"confident_share": 1.0, "rounds": 1, "epochs": 8, "patience": 2, "snapshots": 3, "validation_fraction": 0.1,
             "batch_size": 32, "learning_rate": 0.002, "label_smoothing": 0.1,
@@ -210,10 +210,11 @@ def test_a_block_whose_neighbours_are_split_between_clusters_stays_where_it_is()
     assert moves == [] and (moved == clusters).all()
 
 
-def test_matching_ids_renames_clusters_to_the_reference_ids_they_overlap_most():
+def test_clusters_found_again_are_renamed_to_the_reference_ids_they_overlap_most():
+    # recluster renames with this map
     reference = np.array([0, 0, 0, 1, 1, 2, 2, 2])
     found = np.array([2, 2, 1, 0, 0, 1, 1, 1])  # the same clusters, named otherwise, one image apart
-    rename = matching_ids(found, reference, 3)
+    rename = hungarian_mapping(reference, found, 3, 3)
     assert rename.tolist() == [1, 2, 0]
     assert rename[found].tolist() == [0, 0, 2, 1, 1, 2, 2, 2]
 

@@ -93,6 +93,11 @@ def find_block_moves(clusters: np.ndarray, embedding: np.ndarray, neighbour_spac
     return BlockMoves(mixture, targets, lines)
 
 
+def block_components(blocks: dict[str, Any], n_clusters: int) -> int:
+    """The finer mixture's components for refine.move_blocks: components_per_cluster per cluster."""
+    return max(1, round(blocks["components_per_cluster"] * n_clusters))
+
+
 def move_blocks(clusters: np.ndarray, embedding: np.ndarray, pixels: np.ndarray, n_clusters: int,
                 n_components: int, n_neighbors: int, n_sample: int, seed: int) -> tuple[np.ndarray, list[str]]:
     """The clustering with the blocks find_block_moves finds by pixel-space neighbours moved,
@@ -258,28 +263,15 @@ def self_label(images: np.ndarray, clusters: np.ndarray, confidence: np.ndarray,
     return SelfLabelled(targets, placed, first_mask, hidden)
 
 
-def matching_ids(clusters: np.ndarray, reference: np.ndarray, n_clusters: int) -> np.ndarray:
-    """A new id for each cluster of `clusters` (index: old id), so that as many images as can keep
-    their `reference` cluster id (a one-to-one map from the overlap of the two): a clustering
-    found afresh names its clusters at random, and the refinement's log and figures compare
-    the ids before and after."""
-    from scipy.optimize import linear_sum_assignment
-
-    overlap = np.zeros((n_clusters, n_clusters), dtype=np.int64)
-    np.add.at(overlap, (clusters, reference), 1)
-    rows, columns = linear_sum_assignment(-overlap)
-    rename = np.empty(n_clusters, dtype=np.int64)
-    rename[rows] = columns
-    return rename
-
-
 def recluster(fit: np.ndarray, others: list[np.ndarray], reference: np.ndarray, manifold: dict[str, Any],
               clustering: dict[str, Any], blocks: dict[str, Any], seed: int
               ) -> tuple[np.ndarray, list[np.ndarray], list[str]]:
     """The clusters of the classifier's features `fit` found afresh, the experiment's own way (its
     manifold, then its clustering, fitted on `fit`; `others` are placed by the same fits), with the
-    ids of `reference` (matching_ids); then, with `blocks` (refine.move_blocks) on, the blocks
-    found with neighbours in the features moved (find_block_moves). Also one line per move.
+    ids of `reference` (the one-to-one map of most overlap, metrics.hungarian_mapping: a
+    clustering found afresh names its clusters at random, and the log and figures compare ids);
+    then, with `blocks` (refine.move_blocks) on, the blocks found with neighbours in the features
+    moved (find_block_moves). Also one line per move.
 
     The classifier learnt from shifted, turned and zoomed copies, so its features group the
     images better than the codes the first clustering had; a classifier that trains on noisy
@@ -287,6 +279,7 @@ def recluster(fit: np.ndarray, others: list[np.ndarray], reference: np.ndarray, 
     """
     from .cluster import fit_clusters, normalize_rows
     from .manifold import fit_umap
+    from .metrics import hungarian_mapping
 
     points = [fit, *others]
     if manifold["method"] == "umap":
@@ -299,13 +292,12 @@ def recluster(fit: np.ndarray, others: list[np.ndarray], reference: np.ndarray, 
     model = fit_clusters(points[0], clustering["method"], n_clusters, clustering["n_init"],
                          clustering["max_iter"], seed, clustering["covariance_type"])
     found = [model.predict(x).astype(np.int64) for x in points]
-    rename = matching_ids(found[0], reference, n_clusters)
+    rename = hungarian_mapping(reference, found[0], n_clusters, n_clusters)
     found = [rename[x] for x in found]
     lines = []
     if blocks["components_per_cluster"]:
-        components = max(1, round(blocks["components_per_cluster"] * n_clusters))
-        moves = find_block_moves(found[0], points[0], fit, n_clusters, components, blocks["neighbors"],
-                                 blocks["sample"], seed, space="the classifier's features")
+        moves = find_block_moves(found[0], points[0], fit, n_clusters, block_components(blocks, n_clusters),
+                                 blocks["neighbors"], blocks["sample"], seed, space="the classifier's features")
         found, lines = [moves.apply(x, p) for x, p in zip(found, points)], moves.lines
     return found[0], found[1:], lines
 
