@@ -13,7 +13,14 @@ rule refine:
         train_confidence=per_run(PLAN.clusters, "train", confidence=True),
         all_confidence=per_run(PLAN.clusters, "all", confidence=True),
         code=library(
-            "atomic", "checkpoint", "cluster", "data", "manifold", "model", "refine"
+            "atomic",
+            "checkpoint",
+            "cluster",
+            "data",
+            "manifold",
+            "metrics",
+            "model",
+            "refine",
         ),
     output:
         train=results(RUN, "refined", "train.npy"),
