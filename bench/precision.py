@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Time `n2d`'s autoencoder epochs in float32 and in Keras' mixed_bfloat16 policy, on this CPU.
+"""Time `n2d`'s autoencoder epochs with `model.precision` float32 and bfloat16, on this CPU.
 
-Each precision trains in a fresh process (Keras' dtype policy is global) on the shipped MNIST's
+Each precision trains in a fresh process on the shipped MNIST's
 training images, with the workflow's own model, optimizer, input pipeline and thread cap, for a
 few epochs from the same seed. Prints per precision the median wall and CPU seconds of the epochs
 after the first (which includes tracing) and the loss reached, and the CPU's model and the flags
@@ -24,22 +24,21 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
 from benchmark import machine  # noqa: E402
 
-POLICIES = ("float32", "mixed_bfloat16")
+POLICIES = ("float32", "bfloat16")
 
 TRAIN_ONE = """
 import json, sys, time
 sys.path.insert(0, sys.argv[1])
-import keras
 import numpy as np
 from saepipe import job_threads
 from saepipe import model as sae
 from saepipe.idx import read_idx
 
 policy, epochs, batch_size, threads, images = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
-keras.mixed_precision.set_global_policy(policy)
 sae.seed_everything(0, threads=job_threads(threads))
 x = (read_idx(images).reshape(-1, 784) / 255.0).astype("float32")
-autoencoder, _, _ = sae.build_autoencoder(784, [500, 500, 2000], 10, sparsity="none", input_noise=0.2)
+autoencoder, _, _ = sae.build_autoencoder(784, [500, 500, 2000], 10, sparsity="none", input_noise=0.2,
+                                          precision=policy)
 autoencoder.compile(optimizer=sae.make_optimizer("adam", 0.001), loss="mse")
 import tensorflow as tf
 tensor = tf.convert_to_tensor(x)

@@ -10,6 +10,7 @@ from conftest import REPO, planned_rules, snakemake, tiny_config, write_config
 from saepipe.idx import md5_of_content, read_idx
 
 FASHION = REPO / "config" / "fashion.yaml"
+BFLOAT16 = REPO / "config" / "bfloat16.yaml"
 
 
 def test_the_shipped_config_is_valid_and_plans_every_experiment_and_seed(tmp_path):
@@ -39,6 +40,16 @@ def test_the_shipped_config_is_valid_and_plans_every_experiment_and_seed(tmp_pat
     assert planned_rules(tmp_path, configfile=FASHION) == planned
     listed = snakemake(tmp_path, "-n", configfile=FASHION).stdout
     assert "results/fashion-mnist/summary.csv" in listed and "results/mnist/" not in listed
+
+
+def test_the_bfloat16_overlay_plans_the_same_jobs_with_their_own_models(tmp_path):
+    (tmp_path / "config.yaml").write_text((REPO / "config.yaml").read_text())
+    models = lambda listed: {line.split("/models/")[1].split("/")[0] for line in listed.splitlines()  # noqa: E731
+                             if "/models/" in line and "autoencoder.keras" in line}
+    plain = snakemake(tmp_path, "-n").stdout
+    overlaid = snakemake(tmp_path, "-n", configfile=BFLOAT16).stdout
+    assert planned_rules(tmp_path, configfile=BFLOAT16) == planned_rules(tmp_path)
+    assert models(plain) and models(overlaid) and not models(plain) & models(overlaid)
 
 
 @pytest.mark.parametrize("configfile", [REPO / "config.yaml", FASHION], ids=["mnist", "fashion-mnist"])

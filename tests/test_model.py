@@ -178,3 +178,52 @@ def test_training_on_moved_copies_is_deterministic_for_a_seed_and_not_the_plain_
     (h1, codes1), (h2, codes2), (h3, codes3) = run(augment), run(augment), run(None)
     np.testing.assert_array_equal(codes1, codes2)
     assert h1 == h2 and h1["loss"] != h3["loss"]
+
+
+def test_auto_precision_is_bfloat16_only_on_a_cpu_with_bfloat16_matrix_units():
+    assert sae.resolve_precision("auto", {"avx2", "amx_bf16", "amx_tile"}, gpus=0) == "bfloat16"
+    assert sae.resolve_precision("auto", {"avx2", "avx512f"}, gpus=0) == "float32"
+    assert sae.resolve_precision("auto", {"amx_bf16"}, gpus=1) == "float32"
+    assert sae.resolve_precision("bfloat16", set(), gpus=0) == "bfloat16"
+    assert sae.resolve_precision("float32", {"amx_bf16"}, gpus=0) == "float32"
+    with pytest.raises(ValueError, match="model.precision.*'half'"):
+        sae.resolve_precision("half", set(), gpus=0)
+
+
+def test_cpu_flags_reads_the_flags_line_and_none_without_the_file(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nmodel name\t: Some CPU\nflags\t\t: fpu avx2 amx_bf16\n\n"
+                       "processor\t: 1\nflags\t\t: fpu\n")
+    assert sae.cpu_flags(cpuinfo) == {"fpu", "avx2", "amx_bf16"}
+    assert sae.cpu_flags(tmp_path / "missing") == set()
+
+
+def test_bfloat16_computes_the_hidden_layers_in_bfloat16_and_gives_float32_codes_and_images():
+    autoencoder, encoder, decoder = small(precision="bfloat16")
+    hidden = [l for m in (encoder, decoder) for l in m.layers
+              if isinstance(l, keras.layers.Dense) and l.name != "code"]
+    assert hidden and {l.dtype_policy.name for l in hidden} == {"mixed_bfloat16"}
+    assert all(w.dtype == "float32" for w in autoencoder.weights)
+    x = np.random.default_rng(0).random((8, 16)).astype("float32")
+    assert str(sae.encode(autoencoder, x).dtype) == "float32"
+    assert str(autoencoder.predict(x, verbose=0).dtype) == "float32"
+    with pytest.raises(ValueError, match="resolve auto"):
+        small(precision="auto")
+
+
+def test_bfloat16_training_is_deterministic_for_a_seed_reloads_and_differs_from_float32(tmp_path):
+    x = np.random.default_rng(2).random((128, 16)).astype("float32")
+
+    def run(precision):
+        sae.seed_everything(5, threads=1)
+        autoencoder, _, _ = small(precision=precision)
+        _, history = sae.train_autoencoder(autoencoder, x[:96], x[96:], sae.make_optimizer("adam", 0.01),
+                                        batch_size=16, epochs=4, patience=0)
+        return autoencoder, history
+
+    (model1, h1), (model2, h2), (_, h3) = run("bfloat16"), run("bfloat16"), run("float32")
+    codes = sae.encode(model1, x)
+    np.testing.assert_array_equal(codes, sae.encode(model2, x))
+    assert h1 == h2 and h1["loss"][-1] < h1["loss"][0] and h1["loss"] != h3["loss"]
+    model1.save(tmp_path / "bf16.keras")
+    np.testing.assert_array_equal(sae.encode(sae.load_model(tmp_path / "bf16.keras"), x), codes)

@@ -67,6 +67,9 @@ def test_a_model_setting_at_its_neutral_value_leaves_the_model_id_as_it_was():
     off = {**settings, "augment": {"rotation": 0, "shift": 0.0}}
     assert plan.model_id(off) == plan.model_id(settings)
     assert plan.model_id({**settings, "augment": {"rotation": 0.0, "shift": 0.1}}) != plan.model_id(settings)
+    assert plan.model_id({**settings, "precision": "float32"}) == plan.model_id(settings)
+    ids = {plan.model_id({**settings, "precision": p}) for p in ("float32", "bfloat16", "auto")}
+    assert len(ids) == 3
 
 
 def test_experiments_lay_their_overrides_over_the_defaults(shipped):

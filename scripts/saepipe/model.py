@@ -48,6 +48,36 @@ def sparsity_regularizer(kind: str, weight: float, rho: float) -> keras.regulari
     raise ValueError(f"model.sparsity.kind: unknown penalty {kind!r} (expected none, l1 or kl)")
 
 
+PRECISIONS = ("float32", "bfloat16", "auto")
+# CPU flags of bfloat16 matrix units: Intel's AMX tiles. AVX512_BF16 (AMD EPYC Zen 4, Intel Cooper
+# Lake) has bfloat16 dot products in vector registers, a smaller gain (see docs/pipeline.md).
+BFLOAT16_CPU_FLAGS = ("amx_bf16",)
+
+
+def cpu_flags(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> set[str]:
+    """The first CPU's flags from `cpuinfo` (Linux); none where the file is missing."""
+    try:
+        text = Path(cpuinfo).read_text()
+    except OSError:
+        return set()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "flags":
+            return set(value.split())
+    return set()
+
+
+def resolve_precision(precision: str, flags: set[str], gpus: int) -> str:
+    """What `model.precision` means here: float32 or bfloat16. `auto` is bfloat16 where the
+    autoencoder trains on a CPU (`gpus` 0) with bfloat16 matrix units (BFLOAT16_CPU_FLAGS in
+    `flags`), float32 elsewhere."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"model.precision: unknown precision {precision!r} (expected one of {', '.join(PRECISIONS)})")
+    if precision != "auto":
+        return precision
+    return "bfloat16" if gpus == 0 and any(flag in flags for flag in BFLOAT16_CPU_FLAGS) else "float32"
+
+
 def build_autoencoder(
     input_dim: int,
     hidden_units: Sequence[int],
@@ -59,29 +89,42 @@ def build_autoencoder(
     sparsity_weight: float = 1e-5,
     sparsity_target: float = 0.05,
     input_noise: float = 0.0,
+    precision: str = "float32",
 ) -> tuple[keras.Model, keras.Model, keras.Model]:
     """Build (autoencoder, encoder, decoder); the decoder mirrors the encoder's hidden layers.
 
     `input_noise` drops that fraction of input pixels during training only (a denoising AE),
-    which makes the code more robust and its clusters cleaner.
+    which makes the code more robust and its clusters cleaner. `precision` "bfloat16" computes
+    the hidden layers and the reconstruction's matrix product in bfloat16 (Keras' mixed_bfloat16:
+    the weights stay float32); the code, the output activation and so the loss stay float32.
     """
+    if precision not in ("float32", "bfloat16"):
+        raise ValueError(f"model.precision: {precision!r} is not float32 or bfloat16 (resolve auto first)")
+    # Each layer names its policy: Keras' global policy would reach every model built after it.
+    fast = "mixed_bfloat16" if precision == "bfloat16" else "float32"
     inputs = keras.Input(shape=(input_dim,), name="image")
     h = keras.layers.Dropout(input_noise, name="input_noise")(inputs) if input_noise > 0 else inputs
     for i, units in enumerate(hidden_units):
-        h = keras.layers.Dense(units, activation=activation, name=f"encoder_{i}")(h)
+        h = keras.layers.Dense(units, activation=activation, name=f"encoder_{i}", dtype=fast)(h)
     code = keras.layers.Dense(
         embedding_dim,
         activation=embedding_activation,
         activity_regularizer=sparsity_regularizer(sparsity, sparsity_weight, sparsity_target),
         name="code",
+        dtype="float32",
     )(h)
     encoder = keras.Model(inputs, code, name="encoder")
 
     code_in = keras.Input(shape=(embedding_dim,), name="code_in")
     h = code_in
     for i, units in enumerate(reversed(hidden_units)):
-        h = keras.layers.Dense(units, activation=activation, name=f"decoder_{i}")(h)
-    outputs = keras.layers.Dense(input_dim, activation=output_activation, name="reconstruction")(h)
+        h = keras.layers.Dense(units, activation=activation, name=f"decoder_{i}", dtype=fast)(h)
+    if precision == "float32":
+        outputs = keras.layers.Dense(input_dim, activation=output_activation, name="reconstruction")(h)
+    else:
+        # The largest product in bfloat16, its activation (and so the loss) in float32.
+        h = keras.layers.Dense(input_dim, name="reconstruction", dtype=fast)(h)
+        outputs = keras.layers.Activation(output_activation, name="reconstruction_activation", dtype="float32")(h)
     decoder = keras.Model(code_in, outputs, name="decoder")
 
     autoencoder = keras.Model(inputs, decoder(encoder(inputs)), name="sparse_autoencoder")
@@ -140,6 +183,12 @@ def encoder_of(autoencoder: keras.Model) -> keras.Model:
 
 def decoder_of(autoencoder: keras.Model) -> keras.Model:
     return autoencoder.get_layer("decoder")
+
+
+def gpu_count() -> int:
+    import tensorflow as tf
+
+    return len(tf.config.list_physical_devices("GPU"))
 
 
 def log_devices() -> None:

@@ -93,7 +93,7 @@ def typed_like_schema(value: Any, schema: dict) -> Any:
 
 # Model settings that were added after models were trained, at the value that changes nothing:
 # left out of the model id, so a model trained before the setting existed keeps its folder.
-NEUTRAL_MODEL_SETTINGS = {"augment": {"shift": 0.0, "rotation": 0.0}}
+NEUTRAL_MODEL_SETTINGS = {"augment": {"shift": 0.0, "rotation": 0.0}, "precision": "float32"}
 
 
 def model_id(settings: dict) -> str:
