@@ -73,6 +73,12 @@ def step_table(runs: list[dict]) -> list[str]:
     return lines
 
 
+def overlay(command: str) -> str:
+    """The config file a benchmark laid over config.yaml (its --configfile), as a heading names it."""
+    words = command.split()
+    return f" (`--configfile {words[words.index('--configfile') + 1]}`)" if "--configfile" in words[:-1] else ""
+
+
 def record_section(record: dict) -> str:
     runs = record["runs"]
     rows = experiment_rows(runs)
@@ -80,7 +86,8 @@ def record_section(record: dict) -> str:
     seeds = sorted({run["seed"] for run in runs})
     machine, versions = record["machine"], record["versions"]
     lines = [
-        f"## {record['dataset']}: {', '.join(name for name, _, _ in rows)}; seeds {', '.join(map(str, seeds))}",
+        f"## {record['dataset']}{overlay(record['command'])}: {', '.join(name for name, _, _ in rows)}; "
+        f"seeds {', '.join(map(str, seeds))}",
         "",
         f"`{record['command']}` on {record['date']}: {machine['cpu']}, {machine['cores']} cores"
         f"{', ' + machine['flags'] if machine.get('flags') else ''}, no GPU; "

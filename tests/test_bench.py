@@ -98,6 +98,11 @@ def test_the_results_page_gives_each_experiments_mean_std_and_every_seed(tmp_pat
     # each seed's step times, a column for each step some run timed
     assert "| experiment | seed | train | refine | total |" in page
     assert "| `b` | 1 | 71 |  | 101 |" in page and "| `a` | 0 | 70 | 30 | 100 |" in page
+    # a record of a config laid over config.yaml names it in its heading
+    record["command"] = "python bench/benchmark.py --configfile config/bfloat16.yaml --seeds 0 1"
+    (tmp_path / "mnist.json").write_text(json.dumps(record))
+    page = results_page.page(results_page.load_records(tmp_path))
+    assert "## mnist (`--configfile config/bfloat16.yaml`): b, a; seeds 0, 1" in page
 
 
 def test_the_shipped_results_page_is_what_the_records_give():
