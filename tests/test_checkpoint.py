@@ -16,12 +16,12 @@ def data():
     return x[:80], x[80:]
 
 
-def train(folder, epochs, fingerprint="a", patience=0, augment=None):
+def train(folder, epochs, fingerprint="a", patience=0, augment=None, precision="float32"):
     x, x_val = data()
     # the same numbers whichever tests ran before in this process
     keras.utils.set_random_seed(0)
     # with input noise: a resume must also continue its random draws
-    autoencoder, _, _ = sae.build_autoencoder(16, [8], 3, input_noise=0.2)
+    autoencoder, _, _ = sae.build_autoencoder(16, [8], 3, input_noise=0.2, precision=precision)
     return sae.train_autoencoder(autoencoder, x, x_val, sae.make_optimizer("adam", 0.01), batch_size=16,
                                  epochs=epochs, patience=patience, checkpoint_dir=folder,
                                  fingerprint=fingerprint, seed=3, augment=augment)
@@ -81,6 +81,16 @@ def test_a_run_on_moved_copies_resumed_is_the_run_never_interrupted_byte_for_byt
     train(tmp_path / "cut", epochs=2, augment=augment)
     resumed, history = train(tmp_path / "cut", epochs=4, augment=augment)
     assert history == expected
+    for got, want in zip(resumed.get_weights(), uninterrupted.get_weights(), strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_a_bfloat16_run_resumed_is_the_run_never_interrupted_byte_for_byte(tmp_path):
+    uninterrupted, expected = train(tmp_path / "whole", epochs=4, precision="bfloat16")
+    train(tmp_path / "cut", epochs=2, precision="bfloat16")
+    resumed, history = train(tmp_path / "cut", epochs=4, precision="bfloat16")
+    assert history == expected
+    assert resumed.get_layer("decoder").get_layer("reconstruction").dtype_policy.name == "mixed_bfloat16"
     for got, want in zip(resumed.get_weights(), uninterrupted.get_weights(), strict=True):
         np.testing.assert_array_equal(got, want)
 

@@ -24,6 +24,9 @@ EXPERIMENTS["self"] = {**EXPERIMENTS["umap"],
                        "refine": {"method": "selflabel", "epochs": 3, "batch_size": 32, "recluster": True}}
 CLUSTERED = ["ae", "umap"]  # the experiments with a clustering of their own
 SEEDS = [0, 1]
+# The grid's models train in bfloat16, so that its steps run on models saved that way (the
+# other workflow tests use float32, the default).
+MODEL = {"precision": "bfloat16"}
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +34,7 @@ def grid(tmp_path_factory, tiny_mirror, http_mirror, compiled_umap):
     workdir = tmp_path_factory.mktemp("experiments")
     with_compiled_umap(workdir, compiled_umap)
     _, files = tiny_mirror
-    write_config(workdir, tiny_config(files, [http_mirror], experiments=EXPERIMENTS, seeds=SEEDS))
+    write_config(workdir, tiny_config(files, [http_mirror], experiments=EXPERIMENTS, seeds=SEEDS, model=MODEL))
     planned = planned_rules(workdir)
     # TensorFlow's own level, not the test harness's quieter one: what it prints must reach the
     # steps' logs, not the console.
@@ -115,6 +118,16 @@ def test_each_seed_trains_its_own_model(grid):
     workdir, _, _ = grid
     codes = [np.load(model_dirs(workdir, seed)[0] / "embeddings" / "test.npy") for seed in SEEDS]
     assert not np.array_equal(codes[0], codes[1])
+    assert codes[0].dtype == np.float32
+
+
+def test_the_models_train_in_the_precision_the_config_names(grid):
+    workdir, _, _ = grid
+    for seed in SEEDS:
+        log = (model_dirs(workdir, seed, under="logs")[0] / "train.log").read_text()
+        assert "precision: bfloat16 (model.precision: bfloat16)" in log
+        settings = json.loads((model_dirs(workdir, seed)[0] / "settings.json").read_text())
+        assert settings["model"]["precision"] == "bfloat16"
 
 
 def test_the_summary_has_a_row_per_experiment_and_seed(grid):
