@@ -180,8 +180,9 @@ def test_training_on_moved_copies_is_deterministic_for_a_seed_and_not_the_plain_
     assert h1 == h2 and h1["loss"] != h3["loss"]
 
 
-def test_auto_precision_is_bfloat16_only_on_a_cpu_with_bfloat16_matrix_units():
+def test_auto_precision_is_bfloat16_only_on_a_cpu_with_bfloat16_products_in_hardware():
     assert sae.resolve_precision("auto", {"avx2", "amx_bf16", "amx_tile"}, gpus=0) == "bfloat16"
+    assert sae.resolve_precision("auto", {"avx2", "avx512f", "avx512_bf16"}, gpus=0) == "bfloat16"
     assert sae.resolve_precision("auto", {"avx2", "avx512f"}, gpus=0) == "float32"
     assert sae.resolve_precision("auto", {"amx_bf16"}, gpus=1) == "float32"
     assert sae.resolve_precision("bfloat16", set(), gpus=0) == "bfloat16"

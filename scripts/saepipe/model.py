@@ -49,9 +49,9 @@ def sparsity_regularizer(kind: str, weight: float, rho: float) -> keras.regulari
 
 
 PRECISIONS = ("float32", "bfloat16", "auto")
-# CPU flags of bfloat16 matrix units: Intel's AMX tiles. AVX512_BF16 (AMD EPYC Zen 4, Intel Cooper
-# Lake) has bfloat16 dot products in vector registers, a smaller gain (see docs/pipeline.md).
-BFLOAT16_CPU_FLAGS = ("amx_bf16",)
+# CPU flags of bfloat16 products in hardware: Intel's AMX tiles, and AVX512_BF16's dot products in
+# vector registers (AMD EPYC Zen 4, Intel Cooper Lake and later). Measured in docs/pipeline.md.
+BFLOAT16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
 
 
 def cpu_flags(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> set[str]:
@@ -69,8 +69,8 @@ def cpu_flags(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> set[str]:
 
 def resolve_precision(precision: str, flags: set[str], gpus: int) -> str:
     """What `model.precision` means here: float32 or bfloat16. `auto` is bfloat16 where the
-    autoencoder trains on a CPU (`gpus` 0) with bfloat16 matrix units (BFLOAT16_CPU_FLAGS in
-    `flags`), float32 elsewhere."""
+    autoencoder trains on a CPU (`gpus` 0) that computes bfloat16 products in hardware
+    (BFLOAT16_CPU_FLAGS in `flags`), float32 elsewhere."""
     if precision not in PRECISIONS:
         raise ValueError(f"model.precision: unknown precision {precision!r} (expected one of {', '.join(PRECISIONS)})")
     if precision != "auto":
