@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """Time `n2d`'s autoencoder epochs with `model.precision` float32 and bfloat16, on this CPU.
 
-Each precision trains in a fresh process on the shipped MNIST's
-training images, with the workflow's own model, optimizer, input pipeline and thread cap, for a
-few epochs from the same seed. Prints per precision the median wall and CPU seconds of the epochs
-after the first (which includes tracing) and the loss reached, and the CPU's model and the flags
-that give bfloat16 matrix products in hardware (AVX512_BF16, AMX).
+Each precision trains in a fresh process on the shipped MNIST's training images, with the
+workflow's own model, optimizer, input pipeline and thread cap, for a few epochs from the same
+seed. Prints per precision the median wall and CPU seconds of the epochs after the first (which
+includes tracing) and the loss reached, and the CPU's model and the flags that give bfloat16
+products in hardware (AVX512_BF16, AMX).
 
     python bench/precision.py                  # 3 epochs, batch 256, 2 threads
     python bench/precision.py --epochs 4 --threads 4
