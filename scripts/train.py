@@ -21,7 +21,7 @@ with logged_step(snakemake.log[0], native_stderr_to_log=True) as log:
     data = load_npz(snakemake.input.train)
     x, is_val = data["x"], data["is_validation"]
     log.info("training on %d images, validating on %d", int((~is_val).sum()), int(is_val.sum()))
-    precision = sae.resolve_precision(cfg["precision"], sae.cpu_flags(), gpus=sae.gpu_count())
+    precision = sae.resolve_precision(cfg["precision"], sae.cpu_flags(), gpus=len(sae.gpu_names()))
     log.info("precision: %s (model.precision: %s)", precision, cfg["precision"])
     sparsity = cfg["sparsity"]
     autoencoder, _, _ = sae.build_autoencoder(

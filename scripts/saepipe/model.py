@@ -185,17 +185,18 @@ def decoder_of(autoencoder: keras.Model) -> keras.Model:
     return autoencoder.get_layer("decoder")
 
 
-def gpu_count() -> int:
+def gpu_names() -> list[str]:
+    """The GPUs TensorFlow sees (none: it runs on the CPU)."""
     import tensorflow as tf
 
-    return len(tf.config.list_physical_devices("GPU"))
+    return [device.name for device in tf.config.list_physical_devices("GPU")]
 
 
 def log_devices() -> None:
     """One log line saying where TensorFlow runs."""
     import tensorflow as tf
 
-    gpus = [device.name for device in tf.config.list_physical_devices("GPU")]
+    gpus = gpu_names()
     log.info("TensorFlow %s on %s", tf.__version__, ", ".join(gpus) if gpus else "the CPU (no GPU found)")
 
 
