@@ -2,6 +2,7 @@
 
 import json
 import re
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -167,3 +168,19 @@ def test_run_selects_the_experiments_the_default_target_makes(grid):
     planned = planned_rules(workdir, "--config", "run=[umap]", "seeds=[0]")
     # its outputs are all there: only the summary (now of one experiment and seed) is redone
     assert set(planned) == {"summary", "plot_comparison", "all"}
+
+
+def test_the_refinement_run_again_writes_the_same_bytes(grid, tmp_path):
+    # self is the shipped best experiment's recipe (block moving, self-labelling, recluster) on a
+    # bfloat16 model: the same seed on the same machine must give the same assignments, through
+    # the real step on 2 threads.
+    workdir, _, _ = grid
+    again = tmp_path / "again"
+    shutil.copytree(workdir, again, symlinks=True)
+    refined = run_dir(again, "self", 0) / "refined"
+    first = {path.name: path.read_bytes() for path in sorted(refined.iterdir())}
+    stamps = {path.name: path.stat().st_mtime_ns for path in refined.iterdir()}
+    targets = [str(path.relative_to(again)) for path in sorted(refined.iterdir())]
+    snakemake(again, "--forcerun", "refine", "--cores", "2", *targets)  # targets last: options take lists
+    assert all(path.stat().st_mtime_ns > stamps[path.name] for path in refined.iterdir())  # it ran again
+    assert {path.name: path.read_bytes() for path in sorted(refined.iterdir())} == first
