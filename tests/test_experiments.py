@@ -177,10 +177,10 @@ def test_the_refinement_run_again_writes_the_same_bytes(grid, tmp_path):
     workdir, _, _ = grid
     again = tmp_path / "again"
     shutil.copytree(workdir, again, symlinks=True)
-    refined = run_dir(again, "self", 0) / "refined"
-    first = {path.name: path.read_bytes() for path in sorted(refined.iterdir())}
-    stamps = {path.name: path.stat().st_mtime_ns for path in refined.iterdir()}
-    targets = [str(path.relative_to(again)) for path in sorted(refined.iterdir())]
-    snakemake(again, "--forcerun", "refine", "--cores", "2", *targets)  # targets last: options take lists
-    assert all(path.stat().st_mtime_ns > stamps[path.name] for path in refined.iterdir())  # it ran again
-    assert {path.name: path.read_bytes() for path in sorted(refined.iterdir())} == first
+    outputs = sorted((run_dir(again, "self", 0) / "refined").iterdir())
+    first = [(path.read_bytes(), path.stat().st_mtime_ns) for path in outputs]
+    # targets last: the options before them take lists
+    snakemake(again, "--forcerun", "refine", "--cores", "2", *[str(path.relative_to(again)) for path in outputs])
+    for path, (content, stamp) in zip(outputs, first):
+        assert path.stat().st_mtime_ns > stamp, path  # it ran again
+        assert path.read_bytes() == content, path
