@@ -228,13 +228,13 @@ def run_records(summary: pd.DataFrame) -> list[dict]:
     return summary.astype(object).where(summary.notna(), None).to_dict("records")
 
 
-def bench_config(configfile: Path | None, experiments: list[str], seeds: list[int], mirror: str | None) -> dict:
-    """The shipped config, with `configfile` laid over it, running `experiments` x `seeds` and
-    downloading from `mirror` alone (by default the repo's copy: the dataset's last mirror)."""
+def bench_config(configfiles: list[Path], experiments: list[str], seeds: list[int], mirror: str | None) -> dict:
+    """The shipped config, with `configfiles` laid over it in order, running `experiments` x `seeds`
+    and downloading from `mirror` alone (by default the repo's copy: the dataset's last mirror)."""
     from snakemake.utils import update_config
 
     config = yaml.safe_load((REPO / "config.yaml").read_text())
-    if configfile:
+    for configfile in configfiles:
         update_config(config, yaml.safe_load(configfile.read_text()))
     config.update(run=experiments, seeds=seeds)
     config["dataset"]["mirrors"] = [mirror or str(REPO / config["dataset"]["mirrors"][-1])]
@@ -245,8 +245,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--experiments", nargs="+", default=["default"], help="names from config.yaml")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--configfile", type=Path,
-                        help="a config laid over config.yaml, as snakemake --configfile does (e.g. config/fashion.yaml)")
+    parser.add_argument("--configfile", type=Path, nargs="+", default=[],
+                        help="configs laid over config.yaml in order, as snakemake --configfile does "
+                        "(e.g. config/fashion.yaml config/bfloat16.yaml)")
     parser.add_argument("--mirror", help="where to download the dataset from (default: the repo's copy, its last mirror)")
     parser.add_argument("--cores", type=int, default=4)
     parser.add_argument("--train-threads", type=int, default=TRAIN_THREADS,

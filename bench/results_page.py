@@ -74,9 +74,13 @@ def step_table(runs: list[dict]) -> list[str]:
 
 
 def overlay(command: str) -> str:
-    """The config file a benchmark laid over config.yaml (its --configfile), as a heading names it."""
+    """The config files a benchmark laid over config.yaml (its --configfile), as a heading names them."""
     words = command.split()
-    return f" (`--configfile {words[words.index('--configfile') + 1]}`)" if "--configfile" in words[:-1] else ""
+    if "--configfile" not in words[:-1]:
+        return ""
+    files = words[words.index("--configfile") + 1:]
+    files = files[:next((i for i, word in enumerate(files) if word.startswith("--")), len(files))]
+    return f" (`--configfile {' '.join(files)}`)"
 
 
 def record_section(record: dict) -> str:

@@ -103,6 +103,10 @@ def test_the_results_page_gives_each_experiments_mean_std_and_every_seed(tmp_pat
     (tmp_path / "mnist.json").write_text(json.dumps(record))
     page = results_page.page(results_page.load_records(tmp_path))
     assert "## mnist (`--configfile config/bfloat16.yaml`): b, a; seeds 0, 1" in page
+    record["command"] = "python bench/benchmark.py --configfile config/fashion.yaml config/bfloat16.yaml --seeds 0"
+    (tmp_path / "mnist.json").write_text(json.dumps(record))
+    page = results_page.page(results_page.load_records(tmp_path))
+    assert "## mnist (`--configfile config/fashion.yaml config/bfloat16.yaml`): b, a" in page
 
 
 def test_the_shipped_results_page_is_what_the_records_give():
@@ -112,11 +116,19 @@ def test_the_shipped_results_page_is_what_the_records_give():
 
 
 def test_the_fashion_config_benchmarks_fashion_mnist_from_its_shipped_copy():
-    config = benchmark.bench_config(REPO / "config" / "fashion.yaml", ["n2d"], [0, 1], None)
+    config = benchmark.bench_config([REPO / "config" / "fashion.yaml"], ["n2d"], [0, 1], None)
     assert config["dataset"]["name"] == "fashion-mnist" and config["run"] == ["n2d"] and config["seeds"] == [0, 1]
     assert config["dataset"]["mirrors"] == [str(REPO / "resources" / "fashion-mnist")]
     assert config["experiments"]["n2d"]["manifold"]["method"] == "umap"  # the experiments stay the shipped ones
-    assert benchmark.bench_config(None, ["default"], [0], "/data/mnist")["dataset"]["mirrors"] == ["/data/mnist"]
+    assert benchmark.bench_config([], ["default"], [0], "/data/mnist")["dataset"]["mirrors"] == ["/data/mnist"]
+
+
+def test_config_files_are_laid_over_the_shipped_config_in_order(tmp_path):
+    first, second = tmp_path / "first.yaml", tmp_path / "second.yaml"
+    first.write_text("model: {epochs: 7, batch_size: 64}\n")
+    second.write_text("model: {epochs: 9}\n")
+    model = benchmark.bench_config([first, second], ["default"], [0], None)["model"]
+    assert model["epochs"] == 9 and model["batch_size"] == 64 and model["optimizer"] == "adam"
 
 
 def test_every_figure_the_readme_gives_is_on_the_results_page():
