@@ -11,6 +11,7 @@ from saepipe.idx import md5_of_content, read_idx
 
 FASHION = REPO / "config" / "fashion.yaml"
 BFLOAT16 = REPO / "config" / "bfloat16.yaml"
+LONGER = REPO / "config" / "longer-training.yaml"
 
 
 def test_the_shipped_config_is_valid_and_plans_every_experiment_and_seed(tmp_path):
@@ -42,14 +43,18 @@ def test_the_shipped_config_is_valid_and_plans_every_experiment_and_seed(tmp_pat
     assert "results/fashion-mnist/summary.csv" in listed and "results/mnist/" not in listed
 
 
-def test_the_bfloat16_overlay_plans_the_same_jobs_with_their_own_models(tmp_path):
+# config/bfloat16.yaml changes every experiment's model (default's, notebook's, n2d's);
+# config/longer-training.yaml n2d's alone, which n2d-self and n2d-recluster still share
+@pytest.mark.parametrize("overlay, moved", [(BFLOAT16, 3), (LONGER, 1)], ids=["bfloat16", "longer-training"])
+def test_an_overlay_plans_the_same_jobs_with_its_own_models(tmp_path, overlay, moved):
     (tmp_path / "config.yaml").write_text((REPO / "config.yaml").read_text())
     models = lambda listed: {line.split("/models/")[1].split("/")[0] for line in listed.splitlines()  # noqa: E731
                              if "/models/" in line and "autoencoder.keras" in line}
-    plain = snakemake(tmp_path, "-n").stdout
-    overlaid = snakemake(tmp_path, "-n", configfile=BFLOAT16).stdout
-    assert planned_rules(tmp_path, configfile=BFLOAT16) == planned_rules(tmp_path)
-    assert models(plain) and models(overlaid) and not models(plain) & models(overlaid)
+    plain = models(snakemake(tmp_path, "-n").stdout)
+    overlaid = models(snakemake(tmp_path, "-n", configfile=overlay).stdout)
+    assert planned_rules(tmp_path, configfile=overlay) == planned_rules(tmp_path)
+    assert len(plain) == len(overlaid) == 3
+    assert len(overlaid - plain) == len(plain - overlaid) == moved
 
 
 @pytest.mark.parametrize("configfile", [REPO / "config.yaml", FASHION], ids=["mnist", "fashion-mnist"])
