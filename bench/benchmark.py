@@ -233,11 +233,16 @@ def bench_config(configfiles: list[Path], experiments: list[str], seeds: list[in
     and downloading from `mirror` alone (by default the repo's copy: the dataset's last mirror)."""
     from snakemake.utils import update_config
 
+    from saepipe.plan import dataset_as_given
+
     config = yaml.safe_load((REPO / "config.yaml").read_text())
-    for configfile in configfiles:
-        update_config(config, yaml.safe_load(configfile.read_text()))
+    files = [yaml.safe_load(configfile.read_text()) for configfile in configfiles]
+    for file in files:
+        update_config(config, file)
+    config["dataset"] = dataset_as_given(config["dataset"], files, {})  # as the workflow reads them
     config.update(run=experiments, seeds=seeds)
-    config["dataset"]["mirrors"] = [mirror or str(REPO / config["dataset"]["mirrors"][-1])]
+    if config["dataset"]["format"] == "idx":
+        config["dataset"]["mirrors"] = [mirror or str(REPO / config["dataset"]["mirrors"][-1])]
     return config
 
 

@@ -1,6 +1,35 @@
+# Only for experiments with clustering.n_clusters auto: the number of clusters of each protocol,
+# chosen from the points its clustering is fitted on, with the table of every k tried.
+rule choose_k:
+    input:
+        unpack(per_run(PLAN.clustered_points)),
+        code=library("atomic", "cluster", "data", "kchoice"),
+    output:
+        table=results(RUN, "clusters", "k_choice.tsv"),
+        chosen=results(RUN, "clusters", "k.json"),
+    log:
+        log_file(RUN, "choose_k"),
+    benchmark:
+        benchmark_file(RUN, "choose_k")
+    group:
+        job_group(RUN_GROUP)
+    conda:
+        "../envs/sklearn.yaml"
+    threads: 2
+    resources:
+        mem_mb=1000,
+        runtime=20,
+    params:
+        clustering=clustering_settings,
+        seed=lambda wildcards: int(wildcards.seed),
+    script:
+        "../scripts/choose_k.py"
+
+
 rule cluster:
     input:
         unpack(per_run(PLAN.clustered_points)),
+        unpack(per_run(PLAN.chosen_k)),
         code=library("atomic", "cluster", "data"),
     output:
         train=results(RUN, "clusters", "train.npy"),
@@ -26,7 +55,7 @@ rule cluster:
         mem_mb=1000,
         runtime=20,
     params:
-        clustering=lambda wildcards: canonical(experiment(wildcards)["clustering"]),
+        clustering=clustering_settings,
         seed=lambda wildcards: int(wildcards.seed),
     script:
         "../scripts/cluster.py"
@@ -34,11 +63,12 @@ rule cluster:
 
 rule decode_centroids:
     input:
+        unpack(per_run(PLAN.chosen_k)),
         model=per_run(PLAN.model_path, "autoencoder.keras"),
         codes=per_run(PLAN.model_path, "embeddings", "train.npy"),
         clusters=per_run(PLAN.assignments, "train"),
         train=results("data", "train.npz"),
-        code=library("atomic", "data", "model"),
+        code=library("atomic", "cluster", "data", "model"),
     output:
         images=results(RUN, "clusters", "centroid_images.npy"),
     log:

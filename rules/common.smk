@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import yaml
+from snakemake.common.configfile import load_configfile
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
@@ -41,6 +42,12 @@ def folder_digest(key):
         raise WorkflowError(f"dataset.{key}: {err}") from None
 
 
+# A dataset block in a --configfile replaces config.yaml's whole (plan.dataset_as_given).
+config["dataset"] = plan.dataset_as_given(
+    config["dataset"],
+    [load_configfile(path) for path in workflow.config_settings.configfiles],
+    dict(workflow.config_settings.config),
+)
 config.update(plan.typed_like_schema(config, SCHEMA_RULES))
 validate(config, str(SCHEMA))
 try:
@@ -67,10 +74,15 @@ MODELS = PLAN.models()
 RAW_FILES = {}
 if plan.downloads(DATASET):
     RAW_FILES = {k: results("raw", DATASET["files"][k]["name"]) for k in plan.RAW_KEYS}
-    try:
-        plan.check_cluster_counts(config, EXPERIMENTS, RAW_FILES["train_labels"])
-    except plan.ConfigError as err:
-        raise WorkflowError(str(err)) from None
+# More clusters than images stops the run before any job, once the images can be counted (for
+# IDX files, once downloaded; the cluster steps check again).
+try:
+    plan.check_k_ranges(config, EXPERIMENTS)
+    N_TRAIN_IMAGES = plan.training_image_count(DATASET, RAW_FILES.get("train_labels"))
+    if N_TRAIN_IMAGES is not None:
+        plan.check_cluster_counts(config, EXPERIMENTS, *N_TRAIN_IMAGES)
+except (plan.ConfigError, sources.DatasetError) as err:
+    raise WorkflowError(str(err)) from None
 
 
 def per_run(decide, *args, **kwargs):
@@ -97,6 +109,11 @@ def checkpoint_dir(wildcards, output):
     resume. Found from the output, so that a module's `prefix:` moves it along with the model.
     """
     return str(Path(output.model).parent / "checkpoint")
+
+
+def clustering_settings(wildcards):
+    """The run's clustering section, as its steps' params (plan.clustering_settings)."""
+    return plan.clustering_settings(experiment(wildcards)["clustering"])
 
 
 def job_group(name):

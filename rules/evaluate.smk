@@ -2,13 +2,14 @@ rule evaluate:
     input:
         unpack(per_run(PLAN.before_refinement)),
         unpack(per_run(PLAN.label_free)),
+        unpack(per_run(PLAN.chosen_k)),
         train=results("data", "train.npz"),
         test=results("data", "test.npz"),
         train_clusters=per_run(PLAN.assignments, "train"),
         test_clusters=per_run(PLAN.assignments, "test"),
         all_clusters=per_run(PLAN.assignments, "all"),
         mse=per_run(PLAN.model_path, "embeddings", "reconstruction_mse.json"),
-        code=library("atomic", "data", "metrics"),
+        code=library("atomic", "cluster", "data", "metrics"),
     output:
         # test: true label x cluster, for a dataset with labels
         **(
@@ -33,6 +34,7 @@ rule evaluate:
         labelled=PLAN.labelled,
         refined=lambda wildcards: PLAN.refines(wildcards.experiment),
         n_classes=len(CLASS_NAMES) if PLAN.labelled else None,
+        # a number, or auto: then the numbers choose_k chose (chosen_k)
         n_clusters=lambda wildcards: experiment(wildcards)["clustering"]["n_clusters"],
         # draws the silhouette score's sample (datasets without labels)
         seed=lambda wildcards: int(wildcards.seed),

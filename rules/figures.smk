@@ -110,11 +110,12 @@ use rule plot_training_curves as plot_code_activations with:
 
 use rule plot_training_curves as plot_refinement with:
     input:
+        unpack(per_run(PLAN.chosen_k)),
         train=results("data", "train.npz"),
         before=per_run(PLAN.clusters, "train"),
         after=results(RUN, "refined", "train.npy"),
         confident=results(RUN, "refined", "confident.npz"),
-        code=library("atomic", "data", "figures"),
+        code=library("atomic", "cluster", "data", "figures"),
     output:
         figure_output("refinement"),
     log:
@@ -127,9 +128,10 @@ use rule plot_training_curves as plot_refinement with:
 
 use rule plot_training_curves as plot_cluster_members with:
     input:
+        unpack(per_run(PLAN.chosen_k)),
         train=results("data", "train.npz"),
         clusters=per_run(PLAN.assignments, "train"),
-        code=library("atomic", "data", "figures"),
+        code=library("atomic", "cluster", "data", "figures"),
     output:
         figure_output("cluster_members"),
     log:
@@ -139,3 +141,16 @@ use rule plot_training_curves as plot_cluster_members with:
         n_clusters=lambda wildcards: experiment(wildcards)["clustering"]["n_clusters"],
         n_examples=config["figures"]["n_examples"],
         seed=lambda wildcards: int(wildcards.seed),
+
+
+# n_clusters auto: the criteria of every k tried, per protocol, the chosen k marked.
+use rule plot_training_curves as plot_k_choice with:
+    input:
+        table=per_run(PLAN.chosen_k_table),
+        code=library("atomic", "data", "figures"),
+    output:
+        figure_output("k_choice"),
+    log:
+        log_file(RUN, "plot_k_choice"),
+    params:
+        figure="k_choice",

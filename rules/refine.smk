@@ -6,6 +6,7 @@ rule refine:
     input:
         # The embedding (or codes) the clustering was fitted on, for refine.move_blocks.
         unpack(per_run(PLAN.refine_points)),
+        unpack(per_run(PLAN.chosen_k)),
         train=results("data", "train.npz"),
         test=results("data", "test.npz"),
         train_clusters=per_run(PLAN.clusters, "train"),
@@ -46,7 +47,7 @@ rule refine:
         normalize=lambda wildcards: experiment(wildcards)["clustering"]["normalize"],
         # refine.recluster clusters the classifier's features the experiment's own way.
         manifold=lambda wildcards: canonical(experiment(wildcards)["manifold"]),
-        clustering=lambda wildcards: canonical(experiment(wildcards)["clustering"]),
+        clustering=clustering_settings,
         compile_cache=".snakemake/numba-cache",
         seed=lambda wildcards: int(wildcards.seed),
     script:

@@ -7,6 +7,7 @@ the codes are clustered unscaled, and a point in the decoder's own space when th
 import numpy as np
 
 from saepipe.atomic import save_npy
+from saepipe.cluster import cluster_counts
 from saepipe.data import load_npy, load_npz
 from saepipe.logs import logged_step
 
@@ -16,7 +17,7 @@ with logged_step(snakemake.log[0], native_stderr_to_log=True) as log:
     sae.log_devices()
 
     codes, clusters = load_npy(snakemake.input.codes), load_npy(snakemake.input.clusters)
-    k = snakemake.params.n_clusters
+    k = cluster_counts(snakemake.params.n_clusters, snakemake.input.get("chosen_k"))["train"]
     centres = np.stack([
         codes[clusters == c].mean(axis=0) if np.any(clusters == c) else np.zeros(codes.shape[1])
         for c in range(k)

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from saepipe import figures
+from saepipe.cluster import cluster_counts
 from saepipe.data import load_npy, load_npz
 from saepipe.logs import logged_step
 
@@ -54,7 +55,8 @@ def embedding_map(inputs, params, output):
 def cluster_members(inputs, params, output):
     train = load_npz(inputs.train)
     images = train["x"].reshape(-1, *(int(v) for v in train["image_shape"]))
-    figures.plot_cluster_members(images, load_npy(inputs.clusters), params.n_clusters, output,
+    n_clusters = cluster_counts(params.n_clusters, inputs.get("chosen_k"))["train"]
+    figures.plot_cluster_members(images, load_npy(inputs.clusters), n_clusters, output,
                                  params.n_examples, params.seed)
 
 
@@ -65,13 +67,18 @@ def code_activations(inputs, params, output):
 def refinement(inputs, params, output):
     train = load_npz(inputs.train)
     images = train["x"].reshape(-1, *(int(v) for v in train["image_shape"]))
+    n_clusters = cluster_counts(params.n_clusters, inputs.get("chosen_k"))["train"]
     figures.plot_refinement(images, load_npy(inputs.before), load_npy(inputs.after),
-                            load_npz(inputs.confident)["train"], params.n_clusters, output, seed=params.seed)
+                            load_npz(inputs.confident)["train"], n_clusters, output, seed=params.seed)
+
+
+def k_choice(inputs, params, output):
+    figures.plot_k_choice(pd.read_csv(inputs.table, sep="\t"), output)
 
 
 PLOTS = {f.__name__: f for f in
          (training_curves, reconstructions, centroids, confusion_matrix, embedding_map, code_activations, refinement,
-          cluster_members)}
+          cluster_members, k_choice)}
 
 with logged_step(snakemake.log[0]) as log:
     PLOTS[snakemake.params.figure](snakemake.input, snakemake.params, snakemake.output[0])

@@ -14,7 +14,7 @@ from threadpoolctl import threadpool_limits
 
 from saepipe import job_threads
 from saepipe.atomic import save_npy, save_npz
-from saepipe.cluster import clustering_points
+from saepipe.cluster import cluster_counts, clustering_points
 from saepipe.data import image_dims, load_npy, load_npz
 from saepipe.logs import logged_step
 
@@ -27,8 +27,9 @@ with logged_step(snakemake.log[0], native_stderr_to_log=True) as log:
     if snakemake.params.refine["recluster"] and snakemake.params.manifold["method"] == "umap":
         cache_compiled_code(snakemake.params.compile_cache)
 
-    settings, n_clusters, seed = snakemake.params.refine, snakemake.params.n_clusters, snakemake.params.seed
+    settings, seed = snakemake.params.refine, snakemake.params.seed
     inputs, output = snakemake.input, snakemake.output
+    k = cluster_counts(snakemake.params.n_clusters, inputs.get("chosen_k"))  # each protocol's clusters
     sae.log_devices()
     sae.seed_everything(seed, threads=job_threads(snakemake.threads))
     train, test = load_npz(inputs.train), load_npz(inputs.test)
@@ -46,6 +47,7 @@ with logged_step(snakemake.log[0], native_stderr_to_log=True) as log:
         """The clustering of `split` with its misplaced blocks moved (refine.move_blocks)."""
         if not points:
             return before[split]
+        n_clusters = k[split]
         components = refine.block_components(blocks, n_clusters)
         log.info("%s: looking for misplaced blocks among %d mixture components", split, components)
         pixels = images[split].reshape(len(images[split]), -1)
@@ -58,6 +60,7 @@ with logged_step(snakemake.log[0], native_stderr_to_log=True) as log:
 
     def refined(split: str, others: tuple = ()) -> tuple:
         log.info("%s: refining the clustering of %d images", split, len(images[split]))
+        n_clusters = k[split]
         result = refine.self_label(images[split], moved_blocks(split), load_npy(inputs[f"{split}_confidence"]),
                                    n_clusters, settings, seed, others, with_features=settings["recluster"])
         out, placed, mask = result.clusters, result.placed, result.trained_on
@@ -66,7 +69,8 @@ with logged_step(snakemake.log[0], native_stderr_to_log=True) as log:
                      snakemake.params.manifold["method"], snakemake.params.clustering["method"])
             with threadpool_limits(snakemake.threads):
                 again, placed, moves = refine.recluster(result.features[0], result.features[1:], out,
-                                                        snakemake.params.manifold, snakemake.params.clustering,
+                                                        snakemake.params.manifold,
+                                                        {**snakemake.params.clustering, "n_clusters": n_clusters},
                                                         blocks, seed)
             for move in moves or ["nothing moved"]:
                 log.info("%s: %s", split, move)

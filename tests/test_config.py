@@ -114,7 +114,8 @@ def test_defaults_fill_in_keys_left_out(tiny_mirror):
     config["model"] = {"epochs": 3}
     validate(config, str(REPO / "schemas" / "config.schema.yaml"))
     assert config["clustering"] == {"method": "kmeans", "covariance_type": "full", "n_clusters": 10,
-                                    "n_init": 20, "max_iter": 300, "normalize": True}
+                                    "k_range": [2, 30], "k_strength": 0.8, "n_init": 20, "max_iter": 300,
+                                    "normalize": True}
     assert config["manifold"]["method"] == "none"
     assert config["refine"]["method"] == "none" and config["refine"]["augment"]["shift"] == 0.1
     assert config["experiments"] == {"default": {}} and config["seeds"] == [0]

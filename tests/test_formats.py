@@ -10,10 +10,12 @@ import os
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from PIL import Image
 
 from conftest import (
     N_CLASSES,
+    REPO,
     balanced_labels,
     class_images,
     planned_rules,
@@ -24,6 +26,9 @@ from conftest import (
     write_image_folder,
 )
 from saepipe.idx import read_bytes, write_idx
+
+# config.yaml's MNIST block, which a user's own dataset file must replace whole.
+SHIPPED_DATASET = yaml.safe_load((REPO / "config.yaml").read_text())["dataset"]
 
 CLASSES = [f"kind{c}" for c in range(N_CLASSES)]
 EXPERIMENTS = {
@@ -90,15 +95,24 @@ DATASETS = {"idx-8x8": (idx_dataset, (8, 8)), "npz-16x16-rgb": (npz_dataset, (16
             "folder-20x24": (class_folder_dataset, (20, 24)), "flat-unlabelled": (flat_folder_dataset, (12, 12))}
 
 
+def own_dataset_file(workdir):
+    """The user's file holding only a `dataset` block, given with --configfile."""
+    return workdir / "own-dataset.yaml"
+
+
 @pytest.fixture(scope="module", params=list(DATASETS))
 def own_run(request, tmp_path_factory, compiled_umap):
+    """Each format as the README says to bring one's own data: the workflow's config.yaml keeps
+    the shipped MNIST block, and a file of the user's own, given with --configfile, holds only
+    theirs, which replaces MNIST's whole (no class names, files or mirrors inherited)."""
     make, shape = DATASETS[request.param]
     workdir = tmp_path_factory.mktemp(request.param)
     with_compiled_umap(workdir, compiled_umap)
     (workdir / "source").mkdir()
     dataset = make(workdir / "source")
-    write_config(workdir, config_for(dataset))
-    snakemake(workdir, "--cores", "2")
+    write_config(workdir, config_for(SHIPPED_DATASET))
+    own_dataset_file(workdir).write_text(yaml.safe_dump({"dataset": {"name": "own", **dataset}}))
+    snakemake(workdir, "--cores", "2", configfile=own_dataset_file(workdir))
     return request.param, workdir, shape, dataset
 
 
@@ -166,6 +180,7 @@ def test_with_labels_every_score_and_without_none_that_needs_them(own_run):
             assert summary["all_silhouette"].notna().all()
         else:
             assert 0 <= metrics["all"]["accuracy_hungarian"] <= 1
+            assert len(metrics["test"]["confusion_matrix"]) == N_CLASSES  # not MNIST's ten class names
             assert (run / "figures" / "confusion_matrix.png").exists()
             assert summary["test_accuracy_majority"].notna().all()
     assert (workdir / "results" / "own" / "comparison.png").stat().st_size > 2000
@@ -173,33 +188,34 @@ def test_with_labels_every_score_and_without_none_that_needs_them(own_run):
 
 def test_a_rerun_has_nothing_to_do(own_run):
     _, workdir, _, _ = own_run
-    assert planned_rules(workdir) == {}
+    assert planned_rules(workdir, configfile=own_dataset_file(workdir)) == {}
 
 
 # IDX and .npz files are preprocess' inputs themselves (tests/test_reruns.py); a folder is not.
 @pytest.mark.parametrize("own_run", ["folder-20x24", "flat-unlabelled"], indirect=True)
 def test_a_changed_added_or_removed_image_reruns_preprocess_and_a_touched_one_nothing(own_run):
     _, workdir, _, _ = own_run
+    own = own_dataset_file(workdir)
     images = sorted(p for p in (workdir / "source" / "images").rglob("*.png"))
     path, added = images[5], images[5].with_name("added-" + images[5].name)
     os.utime(path, ns=(1, 1))
-    assert planned_rules(workdir) == {}
+    assert planned_rules(workdir, configfile=own) == {}
     original = path.read_bytes()
     try:
         Image.fromarray(255 - np.asarray(Image.open(path))).save(path)
-        changed = planned_rules(workdir)
+        changed = planned_rules(workdir, configfile=own)
         path.write_bytes(original)
         added.write_bytes(original)
-        with_added = planned_rules(workdir)
+        with_added = planned_rules(workdir, configfile=own)
         added.unlink()
         path.unlink()
-        with_removed = planned_rules(workdir)
+        with_removed = planned_rules(workdir, configfile=own)
     finally:
         path.write_bytes(original)
         added.unlink(missing_ok=True)
     for planned in (changed, with_added, with_removed):
         assert planned["preprocess"] == 1 and planned["train"] == 1, planned
-    assert planned_rules(workdir) == {}  # back as it was: the digest is the one of the run
+    assert planned_rules(workdir, configfile=own) == {}  # back as it was: the digest is the one of the run
 
 
 # --- bad input -----------------------------------------------------------------------------------

@@ -53,6 +53,9 @@ def test_typed_like_schema_reads_numbers_and_booleans_given_as_strings():
     assert typed["model"] == {"epochs": 5, "learning_rate": 0.001, "activation": "relu"}
     assert typed["group_jobs"] is False and typed["seeds"] == [1, 2]
     assert plan.typed_like_schema({"model": {"epochs": "ten"}}, SCHEMA)["model"]["epochs"] == "ten"
+    # an integer or auto
+    assert plan.typed_like_schema({"clustering": {"n_clusters": "12"}}, SCHEMA)["clustering"]["n_clusters"] == 12
+    assert plan.typed_like_schema({"clustering": {"n_clusters": "auto"}}, SCHEMA)["clustering"]["n_clusters"] == "auto"
 
 
 def test_model_id_depends_on_the_settings_not_their_order():
@@ -99,25 +102,43 @@ def test_a_bad_experiment_is_refused_naming_it(experiments, run, expected):
     assert expected in str(err.value)
 
 
-def test_more_clusters_than_images_names_the_key_where_the_count_was_set(tmp_path):
-    from saepipe.idx import write_idx
-
-    labels = tmp_path / "labels.gz"
-    write_idx(labels, np.zeros(20, dtype=np.uint8))
+def test_more_clusters_than_images_names_the_key_where_the_count_was_set():
     config = shipped_config()
     config["experiments"] = {"default": {}, "many": {"clustering": {"n_clusters": 50}}}
     config["run"] = ["default", "many"]
     experiments = resolved(config)
     with pytest.raises(plan.ConfigError, match=r"experiments\.many\.clustering\.n_clusters is 50 but "
-                                               r".*labels\.gz holds only 20 training images; choose at most 20"):
-        plan.check_cluster_counts(config, experiments, labels)
+                                               r"labels\.gz holds only 20 training images; choose at most 20"):
+        plan.check_cluster_counts(config, experiments, 20, "labels.gz")
     config["clustering"]["n_clusters"] = 30
     with pytest.raises(plan.ConfigError, match=r"^config: clustering\.n_clusters is 30"):
-        plan.check_cluster_counts(config, {"default": resolved(config)["default"]}, labels)
-    # not there yet, or damaged: left for preprocess to report
-    plan.check_cluster_counts(config, experiments, tmp_path / "missing.gz")
-    (tmp_path / "bad.gz").write_bytes(b"not gzip")
-    plan.check_cluster_counts(config, experiments, tmp_path / "bad.gz")
+        plan.check_cluster_counts(config, {"default": resolved(config)["default"]}, 20, "labels.gz")
+    plan.check_cluster_counts(config, {"default": resolved(config)["default"]}, 30, "labels.gz")
+
+
+@pytest.mark.parametrize("k_range, expected", [
+    ([1, 30], r"^config: experiments\.auto\.clustering\.k_range is \[1, 30\]; its lower end must be at least 2"),
+    ([12, 8], r"^config: experiments\.auto\.clustering\.k_range is \[12, 8\]; its lower end is above its upper"),
+])
+def test_a_bad_k_range_names_its_key(k_range, expected):
+    config = shipped_config()
+    config["experiments"] = {"auto": {"clustering": {"n_clusters": "auto", "k_range": k_range}}}
+    config["run"] = ["auto"]
+    with pytest.raises(plan.ConfigError, match=expected):
+        plan.check_k_ranges(config, resolved(config))
+
+
+def test_a_k_range_beyond_the_images_names_its_key_and_the_count():
+    config = shipped_config()
+    config["clustering"].update(n_clusters="auto", k_range=[2, 30])
+    config["experiments"] = {"auto": {}}
+    config["run"] = ["auto"]
+    experiments = resolved(config)
+    plan.check_k_ranges(config, experiments)
+    plan.check_cluster_counts(config, experiments, 30, "x.npz")
+    with pytest.raises(plan.ConfigError, match=r"^config: clustering\.k_range is \[2, 30\] but x\.npz holds only "
+                                               r"29 training images; choose an upper end of at most 29$"):
+        plan.check_cluster_counts(config, experiments, 29, "x.npz")
 
 
 def test_source_settings_pin_what_preprocess_reads():
@@ -153,7 +174,40 @@ def test_a_refining_experiment_without_a_twin_clusters_on_its_own():
     experiments["n2d-self"]["clustering"]["n_init"] += 1
     own = plan.Plan("mnist", experiments)
     assert own.clustering_source("n2d-self") == "n2d-self"
-    assert own.refine_points("n2d-self", 0)["points_all"] == "results/mnist/n2d-self/seed0/manifold/all.npy"
+    # its own clustering, of n2d's UMAP embedding: same model and manifold, no second UMAP
+    assert own.refine_points("n2d-self", 0)["points_all"] == "results/mnist/n2d/seed0/manifold/all.npy"
+    experiments["n2d-self"]["manifold"]["n_neighbors"] += 1
+    assert plan.Plan("mnist", experiments).refine_points("n2d-self", 0)["points_all"] == \
+        "results/mnist/n2d-self/seed0/manifold/all.npy"
+
+
+def test_an_experiment_that_chooses_k_clusters_its_twins_embedding_and_reads_its_choice(shipped):
+    assert shipped.chooses_k("n2d-auto") and not shipped.chooses_k("n2d")
+    assert shipped.manifold_source("n2d-auto") == "n2d" and shipped.clustering_source("n2d-auto") == "n2d-auto"
+    assert shipped.clustered_points("n2d-auto", 1)["all"] == "results/mnist/n2d/seed1/manifold/all.npy"
+    assert shipped.chosen_k("n2d-auto", 1) == {"chosen_k": "results/mnist/n2d-auto/seed1/clusters/k.json"}
+    assert shipped.chosen_k("n2d", 1) == {}
+    assert shipped.figures("n2d-auto") == [*plan.FIGURES, "k_choice"]
+    auto = plan.Plan("mnist", shipped.experiments, ("n2d-auto",))
+    steps = auto.summary_rows()[0]["benchmarks"]
+    assert steps["choose_k"] == "benchmarks/mnist/n2d-auto/seed0/choose_k.tsv"
+    assert steps["manifold"] == "benchmarks/mnist/n2d/seed0/manifold.tsv"
+
+
+def test_a_refining_experiment_that_chooses_k_reads_its_twins_choice():
+    experiments = copy.deepcopy(resolved(shipped_config()))
+    for name in ("n2d", "n2d-self"):
+        experiments[name]["clustering"]["n_clusters"] = "auto"
+    auto = plan.Plan("mnist", experiments)
+    assert auto.clustering_source("n2d-self") == "n2d"
+    assert auto.chosen_k("n2d-self", 0) == {"chosen_k": "results/mnist/n2d/seed0/clusters/k.json"}
+    assert auto.chosen_k_table("n2d-self", 0) == "results/mnist/n2d/seed0/clusters/k_choice.tsv"
+
+
+def test_k_range_reaches_the_steps_only_where_k_is_chosen():
+    given = {"n_clusters": 10, "k_range": [2, 30], "k_strength": 0.8, "method": "gmm"}
+    assert plan.clustering_settings(given) == {"method": "gmm", "n_clusters": 10}
+    assert plan.clustering_settings({**given, "n_clusters": "auto"})["k_range"] == [2, 30]
 
 
 def test_each_model_is_listed_once(shipped):
@@ -193,7 +247,7 @@ def test_runs_follow_run_and_each_experiments_seeds():
     experiments["n2d"]["seeds"] = [5]
     assert plan.Plan("m", experiments, ("n2d", "default")).runs() == [("n2d", 5), ("default", 0), ("default", 1),
                                                                       ("default", 2)]
-    assert len(plan.Plan("m", experiments).runs()) == 13  # run left out: every experiment
+    assert len(plan.Plan("m", experiments).runs()) == 16  # run left out: every experiment
 
 
 def test_figures_depend_on_labels_and_refinement(shipped):
@@ -244,3 +298,16 @@ def test_user_paths_are_made_absolute(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     dataset = plan.absolute_paths({"format": "npz", "train": "data/train.npz", "name": "x"})
     assert dataset == {"format": "npz", "train": str(tmp_path / "data" / "train.npz"), "test": None, "name": "x"}
+
+
+def test_a_dataset_block_in_a_config_file_replaces_the_shipped_one_whole():
+    shipped = shipped_config()["dataset"]
+    own = {"name": "leaves", "format": "folder", "train": "/data/leaves"}
+    given = plan.dataset_as_given(shipped, [{"model": {"epochs": 5}}, {"dataset": own}], {})
+    assert given == own  # no class_names, files or mirrors from MNIST's block
+    # the last file that names a dataset wins; --config's keys are laid over it
+    later = {"name": "digits", "format": "npz", "train": "d.npz"}
+    assert plan.dataset_as_given(shipped, [{"dataset": own}, {"dataset": later}],
+                                 {"dataset": {"test_fraction": 0.3}}) == {**later, "test_fraction": 0.3}
+    # no file names one: the shipped block, as merged, stays
+    assert plan.dataset_as_given(shipped, [{"seeds": [0]}], {}) is shipped

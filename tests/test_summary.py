@@ -37,11 +37,25 @@ def test_a_summary_row_holds_metrics_settings_and_step_times(tmp_path):
     run = {"experiment": "n2d", "seed": 1, "model": "abc", "metrics": str(tmp_path / "metrics.json"),
            "benchmarks": {"train": str(write_benchmark(tmp_path / "t.tsv", 10)),
                           "cluster": str(write_benchmark(tmp_path / "c.tsv", 2.5))}}
-    settings = {"manifold": {"method": "umap"}, "clustering": {"method": "gmm"}, "refine": {"method": "none"}}
+    settings = {"manifold": {"method": "umap"}, "clustering": {"method": "gmm", "n_clusters": 10},
+                "refine": {"method": "none"}}
     row = summary_row(run, settings)
     assert row == {"experiment": "n2d", "seed": 1, "model": "abc", "manifold": "umap", "clustering": "gmm",
-                   "refine": "none", "test_accuracy_majority": 0.9, "seconds_train": 10.0, "seconds_cluster": 2.5,
+                   "refine": "none", "train_n_clusters": 10, "test_n_clusters": 10, "all_n_clusters": 10,
+                   "test_accuracy_majority": 0.9, "seconds_train": 10.0, "seconds_cluster": 2.5,
                    "seconds_total": 12.5}
+
+
+def test_a_run_that_chose_its_number_of_clusters_has_each_protocols_in_the_summary(tmp_path):
+    chosen = {"train": {"n_clusters": 9}, "test": {"n_clusters": 9}, "all": {"n_clusters": 11}}
+    (tmp_path / "metrics.json").write_text(json.dumps(chosen))
+    run = {"experiment": "auto", "seed": 0, "model": "abc", "metrics": str(tmp_path / "metrics.json"),
+           "benchmarks": {"choose_k": str(write_benchmark(tmp_path / "k.tsv", 40))}}
+    settings = {"manifold": {"method": "umap"}, "clustering": {"method": "gmm", "n_clusters": "auto"},
+                "refine": {"method": "none"}}
+    row = summary_row(run, settings)
+    assert (row["train_n_clusters"], row["test_n_clusters"], row["all_n_clusters"]) == (9, 9, 11)
+    assert row["seconds_choose_k"] == 40.0
 
 
 def test_aggregate_gives_mean_and_std_across_seeds_in_first_seen_order():

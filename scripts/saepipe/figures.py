@@ -277,3 +277,32 @@ def plot_refinement(
     fig.suptitle(f"Self-labelling on the training images: {100 * changed:.1f} % changed cluster "
                  f"({len(shown)} shown)", y=0.99)
     _save(fig, path)
+
+
+# How each protocol is named in the figures that show both.
+PROTOCOL_NAMES = {"train": "train/test protocol (training points)", "all": "all-images protocol (all points)"}
+
+
+def plot_k_choice(table, path: str | os.PathLike) -> None:
+    """Each criterion of choose_k's table (one column each, not k, protocol or chosen) against k,
+    one line per protocol, with the chosen k of each marked by a dashed line."""
+    criteria = [c for c in table.columns if c not in ("k", "protocol", "chosen") and table[c].notna().any()]
+    fig, axes = plt.subplots(1, len(criteria), figsize=(3.6 * len(criteria), 3.4), squeeze=False)
+    colours = dict(zip(PROTOCOL_NAMES, ("tab:blue", "tab:orange")))
+    for ax, criterion in zip(axes[0], criteria):
+        for protocol, rows in table.groupby("protocol", sort=False):
+            colour = colours.get(protocol, "tab:gray")
+            ax.plot(rows["k"], rows[criterion], marker="o", ms=3, color=colour,
+                    label=PROTOCOL_NAMES.get(protocol, protocol))
+            for k in rows.loc[rows["chosen"].astype(bool), "k"]:
+                ax.axvline(k, color=colour, linestyle="--", alpha=0.8)
+        ax.set_xlabel("number of clusters k")
+        ax.set_title(criterion.replace("_", " "))
+        ax.grid(alpha=0.3)
+    picked = table[table["chosen"].astype(bool)]
+    chosen = ", ".join(f"{PROTOCOL_NAMES.get(p, p).split(' (')[0]}: k = {int(k)}"
+                       for p, k in zip(picked["protocol"], picked["k"]))
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle(f"Choosing the number of clusters (dashed: chosen; {chosen})")
+    fig.tight_layout()
+    _save(fig, path)

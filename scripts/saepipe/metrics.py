@@ -40,6 +40,16 @@ def mapped_accuracy(labels: np.ndarray, clusters: np.ndarray, mapping: np.ndarra
     return float(np.mean(mapping[np.asarray(clusters, dtype=np.int64)] == labels))
 
 
+def purity(fit_labels: np.ndarray, fit_clusters: np.ndarray, labels: np.ndarray, clusters: np.ndarray,
+           n_classes: int, n_clusters: int) -> float:
+    """The many-to-one accuracy: each cluster named by its most frequent label among
+    (`fit_labels`, `fit_clusters`), then applied to (`labels`, `clusters`). Any number of
+    clusters may share a label, so it rises with the number of clusters (one per image scores
+    1): with a number of clusters other than the number of classes it is no accuracy, and is
+    reported under this name."""
+    return mapped_accuracy(labels, clusters, majority_mapping(fit_labels, fit_clusters, n_classes, n_clusters))
+
+
 def label_agreement(labels: np.ndarray, clusters: np.ndarray) -> dict:
     """The scores that need no map: NMI, ARI, and how many images were scored."""
     from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 import yaml
 
 RAW_KEYS = ("train_images", "train_labels", "test_images", "test_labels")
@@ -40,6 +41,8 @@ FIGURES = (
 LABELLED_FIGURES = ("confusion_matrix",)
 # A refining run's figure of what moved.
 REFINE_FIGURES = ("refinement",)
+# The figure of a run that chooses its number of clusters (n_clusters: auto).
+K_FIGURES = ("k_choice",)
 # One run of an experiment, and one trained model; the wildcards are filled in by the targets.
 RUN = "{experiment}/seed{seed}"
 MODEL = "models/{model}/seed{seed}"
@@ -71,6 +74,28 @@ def canonical(value: Any) -> Any:
     return value
 
 
+def dataset_as_given(shipped: dict, files: list[Any], command_line: dict) -> dict:
+    """The dataset block the user meant. Snakemake lays each --configfile over config.yaml key by
+    key, so a file naming another dataset would inherit MNIST's files, mirrors and class names:
+    instead the `dataset` block of the last such file (`files`, as loaded) replaces the shipped
+    one whole. --config's dataset keys (`command_line`) are then laid over it, as over any
+    section. `shipped` (config.yaml's, already merged) stays when no file names a dataset."""
+    given = [f["dataset"] for f in files if isinstance(f, dict) and isinstance(f.get("dataset"), dict)]
+    if not given:
+        return shipped
+    on_command_line = command_line.get("dataset")
+    return merged(given[-1], on_command_line if isinstance(on_command_line, dict) else {})
+
+
+def scalar_types(schema: dict) -> set[str]:
+    """The JSON types a schema allows, its `oneOf` alternatives' included (n_clusters: an
+    integer, or the string auto)."""
+    types = {schema["type"]} if isinstance(schema.get("type"), str) else set()
+    for alternative in schema.get("oneOf", []):
+        types |= scalar_types(alternative)
+    return types
+
+
 def typed_like_schema(value: Any, schema: dict) -> Any:
     """`--config` parses values inside a mapping as strings (`model={"epochs": 5}` gives "5"):
     read back as YAML the strings where the schema wants a number or a boolean, so that a
@@ -80,9 +105,10 @@ def typed_like_schema(value: Any, schema: dict) -> Any:
         return {k: typed_like_schema(v, properties.get(k, {})) for k, v in value.items()}
     if isinstance(value, list):
         return [typed_like_schema(v, schema.get("items", {})) for v in value]
-    if isinstance(value, str) and schema.get("type") in ("integer", "number", "boolean"):
+    types = scalar_types(schema)
+    if isinstance(value, str) and types & {"integer", "number", "boolean"}:
         parsed = yaml.safe_load(value)
-        if isinstance(parsed, str) and schema["type"] == "number":
+        if isinstance(parsed, str) and "number" in types:
             try:  # YAML 1.1 reads 1e-3 (no dot) as a string
                 parsed = float(value)
             except ValueError:
@@ -94,6 +120,19 @@ def typed_like_schema(value: Any, schema: dict) -> Any:
 # Model settings that were added after models were trained, at the value that changes nothing:
 # left out of the model id, so a model trained before the setting existed keeps its folder.
 NEUTRAL_MODEL_SETTINGS = {"augment": {"shift": 0.0, "rotation": 0.0}, "precision": "float32"}
+
+
+# The clustering settings that only n_clusters auto reads.
+AUTO_K_SETTINGS = ("k_range", "k_strength")
+
+
+def clustering_settings(clustering: dict) -> dict:
+    """The clustering section as its steps' params, keys sorted: k_range and k_strength only
+    where n_clusters is auto, as nothing else reads them, so that a run with a number keeps the
+    params (and the outputs, with no rerun) it had before the keys existed."""
+    if clustering["n_clusters"] != "auto":
+        clustering = {key: value for key, value in clustering.items() if key not in AUTO_K_SETTINGS}
+    return canonical(clustering)
 
 
 def model_id(settings: dict) -> str:
@@ -131,27 +170,86 @@ def resolve_experiments(config: dict, schema: dict, validate: Callable[[dict], N
     return experiments
 
 
-def check_cluster_counts(config: dict, experiments: dict, labels: str | os.PathLike) -> None:
-    """The training images must outnumber every experiment's clusters, once the raw labels
-    (`labels`, an IDX file) say how many there are; the message names the key where the count
-    was set. A missing or damaged file is left for preprocess to report."""
-    from .idx import IdxError, read_idx
+def clustering_key(config: dict, name: str, key: str) -> str:
+    """Where experiment `name`'s clustering.<key> was set: in its own block, or the top level's."""
+    override = (config["experiments"][name] or {}).get("clustering", {})
+    return f"experiments.{name}.clustering.{key}" if key in override else f"clustering.{key}"
 
-    try:
-        n_images = len(read_idx(labels)) if Path(labels).exists() else 0
-    except (IdxError, OSError):
-        return
-    if not n_images:
-        return
+
+def check_k_ranges(config: dict, experiments: dict) -> None:
+    """Each experiment that chooses its number of clusters (n_clusters: auto) must search a
+    range [lower, upper] with 2 <= lower <= upper; the message names the key."""
+    for name, settings in experiments.items():
+        if settings["clustering"]["n_clusters"] != "auto":
+            continue
+        lower, upper = settings["clustering"]["k_range"]
+        where = clustering_key(config, name, "k_range")
+        if lower < 2:
+            raise ConfigError(f"config: {where} is [{lower}, {upper}]; its lower end must be at least 2 "
+                              "(one cluster is no clustering)")
+        if lower > upper:
+            raise ConfigError(f"config: {where} is [{lower}, {upper}]; its lower end is above its upper end")
+
+
+def check_cluster_counts(config: dict, experiments: dict, n_images: int, source: str) -> None:
+    """The training images (`n_images`, counted in `source`) must be at least every experiment's
+    clusters, or the upper end of the range it chooses them from; the message names the key
+    where the count was set."""
     for name, settings in experiments.items():
         n_clusters = settings["clustering"]["n_clusters"]
-        if n_clusters > n_images:
-            override = (config["experiments"][name] or {}).get("clustering", {})
-            where = f"experiments.{name}.clustering" if "n_clusters" in override else "clustering"
+        if n_clusters == "auto":
+            lower, upper = settings["clustering"]["k_range"]
+            if upper > n_images:
+                raise ConfigError(
+                    f"config: {clustering_key(config, name, 'k_range')} is [{lower}, {upper}] but {source} "
+                    f"holds only {n_images} training images; choose an upper end of at most {n_images}"
+                )
+        elif n_clusters > n_images:
             raise ConfigError(
-                f"config: {where}.n_clusters is {n_clusters} but {labels} holds only "
+                f"config: {clustering_key(config, name, 'n_clusters')} is {n_clusters} but {source} holds only "
                 f"{n_images} training images; choose at most {n_images}"
             )
+
+
+def npz_image_count(path: str | os.PathLike) -> int | None:
+    """How many images the archive's `x` holds, from its header alone; None when it cannot be
+    read (left for preprocess to report)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive, archive.open("x.npy") as member:
+            version = np.lib.format.read_magic(member)
+            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                           else np.lib.format.read_array_header_2_0)
+            shape = read_header(member)[0]
+    except Exception:  # noqa: BLE001 - preprocess names what is wrong with it
+        return None
+    return int(shape[0]) if shape else None
+
+
+def training_image_count(dataset: dict[str, Any],
+                         raw_labels: str | os.PathLike | None = None) -> tuple[int, str] | None:
+    """How many training images the clusterings are fitted on, and what was counted, where it is
+    cheap to know before any job: an IDX dataset's downloaded labels (`raw_labels`), an archive's
+    header, a folder's listing; after the seeded test split when there is no test set. None when
+    not known yet (nothing downloaded) or unreadable (preprocess reports it)."""
+    from .idx import IdxError, read_idx
+    from .sources import list_folder
+
+    fmt = dataset["format"]
+    if fmt == "idx":
+        if raw_labels is None or not Path(raw_labels).exists():
+            return None
+        try:
+            return len(read_idx(raw_labels)), str(raw_labels)
+        except (IdxError, OSError):
+            return None
+    n = npz_image_count(dataset["train"]) if fmt == "npz" else len(list_folder(dataset["train"]).files)
+    if not n:
+        return None
+    if not dataset.get("test"):
+        n -= min(max(1, int(round(n * dataset["test_fraction"]))), n - 1)  # as split_off_test draws it
+    return n, str(dataset["train"])
 
 
 def absolute_paths(dataset: dict) -> dict:
@@ -245,10 +343,34 @@ class Plan:
             mine = self.experiments[name]
             for other, settings in self.experiments.items():
                 if not self.refines(other) and all(
-                    settings[key] == mine[key] for key in ("model", "manifold", "clustering")
-                ):
+                    settings[key] == mine[key] for key in ("model", "manifold")
+                ) and clustering_settings(settings["clustering"]) == clustering_settings(mine["clustering"]):
                     return other
         return name
+
+    def manifold_source(self, name: str) -> str:
+        """The experiment whose UMAP embedding `name` clusters: the first with the same model
+        and manifold settings (an experiment that clusters n2d's embedding another way fits no
+        UMAP of its own)."""
+        mine = self.experiments[name]
+        return next(other for other, settings in self.experiments.items()
+                    if all(settings[key] == mine[key] for key in ("model", "manifold"))
+                    or other == name)
+
+    def chooses_k(self, name: str) -> bool:
+        """Whether `name` chooses its number of clusters from the data (n_clusters: auto)."""
+        return self.experiments[name]["clustering"]["n_clusters"] == "auto"
+
+    def chosen_k(self, name: str, seed) -> dict:
+        """The numbers of clusters choose_k chose for the clustering run (name, seed) uses, as
+        chosen_k; none when the config gives the number."""
+        if not self.chooses_k(name):
+            return {}
+        return {"chosen_k": self.run_path(self.clustering_source(name), seed, "clusters", "k.json")}
+
+    def chosen_k_table(self, name: str, seed) -> str:
+        """The table of every k choose_k tried for the clustering run (name, seed) uses."""
+        return self.run_path(self.clustering_source(name), seed, "clusters", "k_choice.tsv")
 
     def run_path(self, name: str, seed, *parts: str) -> str:
         return self.results(RUN.format(experiment=name, seed=seed), *parts)
@@ -294,7 +416,7 @@ class Plan:
         """What the clustering of run (name, seed) is fitted on, by split: the UMAP embedding,
         or else the codes themselves (train and test; "all" is both)."""
         if self.uses_umap(name):
-            return {s: self.run_path(name, seed, "manifold", f"{s}.npy") for s in SPLITS}
+            return {s: self.run_path(self.manifold_source(name), seed, "manifold", f"{s}.npy") for s in SPLITS}
         return {s: self.model_path(name, seed, "embeddings", f"{s}.npy") for s in ("train", "test")}
 
     def refine_points(self, name: str, seed) -> dict:
@@ -316,6 +438,7 @@ class Plan:
     def figures(self, name: str) -> list[str]:
         """The figures of a run of `name`."""
         figures = [f for f in FIGURES if self.labelled or f not in LABELLED_FIGURES]
+        figures += list(K_FIGURES) if self.chooses_k(name) else []
         return figures + (list(REFINE_FIGURES) if self.refines(name) else [])
 
     def figure_files(self, name: str, seed) -> list[str]:
@@ -349,7 +472,10 @@ class Plan:
             source = RUN.format(experiment=self.clustering_source(name), seed=seed)
             steps = {"train": model, "embed": model, "cluster": source, "evaluate": run}
             if self.uses_umap(name):
-                steps["manifold"] = steps["manifold_all"] = source
+                manifold = RUN.format(experiment=self.manifold_source(self.clustering_source(name)), seed=seed)
+                steps["manifold"] = steps["manifold_all"] = manifold
+            if self.chooses_k(name):
+                steps["choose_k"] = source
             if self.refines(name):
                 steps["refine"] = run
             rows.append(

@@ -51,6 +51,12 @@ def metric_columns(metrics: dict, prefix: str = "") -> dict[str, float]:
     return columns
 
 
+def cluster_count_columns(n_clusters: int | str) -> dict[str, int]:
+    """The number of clusters of each split, `<split>_n_clusters`, as the config gives it; a run
+    that chose its own (n_clusters auto) has them in its metrics, which metric_columns reads."""
+    return {} if n_clusters == "auto" else {f"{split}_n_clusters": n_clusters for split in ("train", "test", "all")}
+
+
 def summary_row(run: dict, settings: dict) -> dict:
     """The summary row of one run: `run` names its experiment, seed, model and files."""
     with open(run["metrics"]) as handle:
@@ -62,6 +68,7 @@ def summary_row(run: dict, settings: dict) -> dict:
         "manifold": settings["manifold"]["method"],
         "clustering": settings["clustering"]["method"],
         "refine": settings["refine"]["method"],
+        **cluster_count_columns(settings["clustering"]["n_clusters"]),
         **metric_columns(metrics),
     }
     seconds = {f"seconds_{step}": benchmark_seconds(path) for step, path in run["benchmarks"].items()}
