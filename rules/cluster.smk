@@ -30,7 +30,7 @@ rule cluster:
     input:
         unpack(per_run(PLAN.clustered_points)),
         unpack(per_run(PLAN.chosen_k)),
-        code=library("atomic", "cluster", "data"),
+        code=library("atomic", "cluster", "counts", "data"),
     output:
         train=results(RUN, "clusters", "train.npy"),
         test=results(RUN, "clusters", "test.npy"),
@@ -68,7 +68,7 @@ rule decode_centroids:
         codes=per_run(PLAN.model_path, "embeddings", "train.npy"),
         clusters=per_run(PLAN.assignments, "train"),
         train=results("data", "train.npz"),
-        code=library("atomic", "cluster", "data", "model"),
+        code=library("atomic", "counts", "data", "model"),
     output:
         images=results(RUN, "clusters", "centroid_images.npy"),
     log:

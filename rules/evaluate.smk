@@ -9,7 +9,7 @@ rule evaluate:
         test_clusters=per_run(PLAN.assignments, "test"),
         all_clusters=per_run(PLAN.assignments, "all"),
         mse=per_run(PLAN.model_path, "embeddings", "reconstruction_mse.json"),
-        code=library("atomic", "cluster", "data", "metrics"),
+        code=library("atomic", "counts", "data", "metrics"),
     output:
         # test: true label x cluster, for a dataset with labels
         **(

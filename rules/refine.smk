@@ -17,6 +17,7 @@ rule refine:
             "atomic",
             "checkpoint",
             "cluster",
+            "counts",
             "data",
             "manifold",
             "metrics",

@@ -6,7 +6,8 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from saepipe.atomic import save_npy
-from saepipe.cluster import centres, cluster_counts, clustering_points, confidence, describe, fit_clusters
+from saepipe.cluster import centres, clustering_points, confidence, describe, fit_clusters
+from saepipe.counts import cluster_counts
 from saepipe.logs import logged_step
 
 with logged_step(snakemake.log[0]) as log, threadpool_limits(snakemake.threads):

@@ -7,7 +7,7 @@ the codes are clustered unscaled, and a point in the decoder's own space when th
 import numpy as np
 
 from saepipe.atomic import save_npy
-from saepipe.cluster import cluster_counts
+from saepipe.counts import cluster_counts
 from saepipe.data import load_npy, load_npz
 from saepipe.logs import logged_step
 

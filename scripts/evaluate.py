@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from saepipe.atomic import atomic_path, save_json
-from saepipe.cluster import cluster_counts
+from saepipe.counts import cluster_counts
 from saepipe.data import load_npy, load_npz
 from saepipe.logs import logged_step
 from saepipe.metrics import all_images_scores, cluster_scores, contingency, label_free_scores, purity

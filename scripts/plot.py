@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from saepipe import figures
-from saepipe.cluster import cluster_counts
+from saepipe.counts import cluster_counts
 from saepipe.data import load_npy, load_npz
 from saepipe.logs import logged_step
 

@@ -14,7 +14,8 @@ from threadpoolctl import threadpool_limits
 
 from saepipe import job_threads
 from saepipe.atomic import save_npy, save_npz
-from saepipe.cluster import cluster_counts, clustering_points
+from saepipe.cluster import clustering_points
+from saepipe.counts import cluster_counts
 from saepipe.data import image_dims, load_npy, load_npz
 from saepipe.logs import logged_step
 

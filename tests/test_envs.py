@@ -21,6 +21,7 @@ DISTRIBUTIONS = {
     "keras": "keras",
     "tensorflow": "tensorflow",
     "threadpoolctl": "threadpoolctl",
+    "joblib": "joblib",
     "umap": "umap-learn",
     "numba": "numba",
     "PIL": "pillow",

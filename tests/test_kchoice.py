@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from saepipe.cluster import cluster_counts
+from saepipe.counts import cluster_counts
+from saepipe.data import DamagedInput
 from saepipe.kchoice import CRITERIA, Choice, choice_table, choose, choose_k, describe, prediction_strength, sweep
 
 SETTINGS = {"method": "gmm", "covariance_type": "full", "max_iter": 100, "k_range": [2, 7], "k_strength": 0.8}
@@ -81,6 +82,9 @@ def test_cluster_counts_are_the_configs_number_or_each_protocols_chosen_one(tmp_
     assert cluster_counts("auto", tmp_path / "k.json") == {"train": 9, "test": 9, "all": 11}
     with pytest.raises(ValueError, match="auto but the step was not given choose_k's k.json"):
         cluster_counts("auto")
+    (tmp_path / "k.json").write_text('{"train": 9')
+    with pytest.raises(DamagedInput, match=r"k\.json: cut short or not choose_k's k\.json .*\(rule choose_k\)"):
+        cluster_counts("auto", tmp_path / "k.json")
 
 
 def test_the_log_says_why_k_was_chosen_and_what_each_criterion_alone_would_choose():

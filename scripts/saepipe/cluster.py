@@ -3,8 +3,6 @@ train and applied to test."""
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Mapping
 
 import numpy as np
@@ -88,15 +86,3 @@ def normalize_rows(x: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     return (x / np.maximum(norms, 1e-12)).astype(x.dtype)
 
-
-def cluster_counts(n_clusters: int | str, chosen: str | os.PathLike | None = None) -> dict[str, int]:
-    """The number of clusters of each split's clustering, by split: "train" and "test" (the
-    train/test protocol) and "all" (the all-images protocol). The configured number, or with
-    n_clusters auto what choose_k wrote to `chosen` (k.json)."""
-    if n_clusters != "auto":
-        return {split: int(n_clusters) for split in ("train", "test", "all")}
-    if chosen is None:
-        raise ValueError("clustering.n_clusters is auto but the step was not given choose_k's k.json")
-    with open(chosen) as handle:
-        k = json.load(handle)
-    return {"train": int(k["train"]), "test": int(k["train"]), "all": int(k["all"])}
