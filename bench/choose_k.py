@@ -6,7 +6,7 @@ the time choose_k added.
 
     python bench/choose_k.py --json bench/records/k-choice-mnist.json                 # MNIST, seeds 0 1 2
     python bench/choose_k.py --configfile config/fashion.yaml --json bench/records/k-choice-fashion-mnist.json
-    python bench/choose_k.py --configfile digits.yaml --experiments n2d n2d-auto      # an .npz of your own
+    python bench/choose_k.py --sklearn-digits --json bench/records/k-choice/digits.json  # scikit-learn's 8x8 digits
     python bench/choose_k.py --workdir . --cores 2     # reuse the models and embeddings already in ./results
 
 A fresh temporary workdir trains everything; `--workdir` with a config.yaml in it reuses what its
@@ -44,6 +44,21 @@ def criteria_choices(table: pd.DataFrame) -> dict[str, dict[str, int]]:
             picks["bic"] = int(rows["bic"].idxmin())
         choices[protocol] = picks
     return choices
+
+
+def write_sklearn_digits(folder: Path) -> Path:
+    """scikit-learn's 8x8 digits (1,797 images, 0-16) as an .npz (x uint8 0-255, y), and a config
+    file holding only its dataset block (a fifth of the images drawn as the test split)."""
+    import numpy as np
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    np.savez(folder / "digits.npz", x=np.round(digits.images / 16 * 255).astype(np.uint8),
+             y=digits.target.astype(np.int64))
+    path = folder / "digits.yaml"
+    path.write_text(yaml.safe_dump({"dataset": {"name": "digits", "format": "npz", "train": str(folder / "digits.npz"),
+                                                "test_fraction": 0.2}}))
+    return path
 
 
 def seed_record(results: Path, summary: pd.DataFrame, given: str, auto: str, seed: int) -> dict:
@@ -86,6 +101,8 @@ def main() -> None:
     parser.add_argument("--configfile", type=Path, nargs="+", default=[], help="laid over config.yaml in order")
     parser.add_argument("--workdir", type=Path, help="reuse this workdir's config.yaml and results (default: a fresh "
                         "one, with config.yaml and --configfile's files laid over it)")
+    parser.add_argument("--sklearn-digits", action="store_true",
+                        help="write scikit-learn's 8x8 digits into the workdir as an .npz and use it as the dataset")
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--json", type=Path, help="also write the record here")
     args = parser.parse_args()
@@ -93,7 +110,8 @@ def main() -> None:
     given, auto = args.experiments
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="sae-kchoice-"))
     if not (workdir / "config.yaml").exists():
-        config = bench_config(args.configfile, [given, auto], args.seeds, None)
+        configfiles = [*args.configfile, *([write_sklearn_digits(workdir)] if args.sklearn_digits else [])]
+        config = bench_config(configfiles, [given, auto], args.seeds, None)
         (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     overrides = ["--config", f"run=[{given},{auto}]", f"seeds={json.dumps(args.seeds)}"]
     dataset = yaml.safe_load((workdir / "config.yaml").read_text())["dataset"]["name"]
