@@ -311,3 +311,26 @@ def test_a_dataset_block_in_a_config_file_replaces_the_shipped_one_whole():
                                  {"dataset": {"test_fraction": 0.3}}) == {**later, "test_fraction": 0.3}
     # no file names one: the shipped block, as merged, stays
     assert plan.dataset_as_given(shipped, [{"seeds": [0]}], {}) is shipped
+
+
+def test_the_training_images_are_counted_before_any_job_where_it_is_cheap(tmp_path):
+    from PIL import Image
+
+    from saepipe.idx import write_idx
+
+    np.savez(tmp_path / "d.npz", x=np.zeros((50, 8, 8), np.uint8))
+    npz = {"format": "npz", "train": str(tmp_path / "d.npz"), "test_fraction": 0.2}
+    assert plan.training_image_count(npz) == (40, str(tmp_path / "d.npz"))  # 10 drawn as the test split
+    np.savez(tmp_path / "t.npz", x=np.zeros((7, 8, 8), np.uint8))
+    assert plan.training_image_count({**npz, "test": str(tmp_path / "t.npz")})[0] == 50
+    (tmp_path / "flat").mkdir()
+    for i in range(9):
+        Image.fromarray(np.zeros((4, 4), np.uint8)).save(tmp_path / "flat" / f"{i}.png")
+    assert plan.training_image_count({"format": "folder", "train": str(tmp_path / "flat"),
+                                      "test_fraction": 0.2})[0] == 7
+    write_idx(tmp_path / "labels.gz", np.zeros(20, dtype=np.uint8))
+    assert plan.training_image_count({"format": "idx"}, tmp_path / "labels.gz") == (20, str(tmp_path / "labels.gz"))
+    # not downloaded yet, or unreadable: left for the steps to report
+    assert plan.training_image_count({"format": "idx"}, tmp_path / "missing.gz") is None
+    (tmp_path / "bad.npz").write_bytes(b"not a zip")
+    assert plan.training_image_count({**npz, "train": str(tmp_path / "bad.npz")}) is None
