@@ -105,6 +105,7 @@ def main() -> None:
                         help="write scikit-learn's 8x8 digits into the workdir as an .npz and use it as the dataset")
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--json", type=Path, help="also write the record here")
+    parser.add_argument("--note", help="a line for the results page, e.g. what else ran on the machine")
     args = parser.parse_args()
 
     given, auto = args.experiments
@@ -123,6 +124,7 @@ def main() -> None:
     print_report(records, given, auto)
     if args.json:
         record = {"command": " ".join(["python bench/choose_k.py", *sys.argv[1:]]), "dataset": dataset,
+                  "experiments": [given, auto], **({"note": args.note} if args.note else {}),
                   "machine": machine(), "versions": versions(), "wall_s": wall, "seeds": records}
         args.json.write_text(json.dumps(record, indent=1) + "\n")
         print(f"wrote {args.json}")

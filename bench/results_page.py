@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Write docs/results.md from the benchmark's records (bench/records/*.json, each written by
 `bench/benchmark.py --json`): per dataset, the mean, std and every seed of each experiment's
-scores, the time of a seed's steps, and what measured them (command, versions, CPU).
+scores, the time of a seed's steps, and what measured them (command, versions, CPU); then the
+records of `bench/choose_k.py --json` (bench/records/k-choice/*.json): the k chosen per seed.
 
     python bench/results_page.py                 # or: make results
     python bench/results_page.py --check         # exit 1 when docs/results.md is not what the records give
@@ -118,8 +119,45 @@ def record_section(record: dict) -> str:
     return "\n".join(lines + ([""] + steps if steps else [])) + "\n"
 
 
-def page(records: list[dict]) -> str:
-    return INTRO + "".join("\n" + record_section(r) for r in records)
+SEED_KEYS = ("seed", "criteria", "choose_k_s", "cluster_s")
+
+
+def k_choice_section(record: dict) -> str:
+    """A record of `bench/choose_k.py`: per seed, the k each protocol chose and what each criterion
+    alone would have chosen, and the NMI and ARI of the chosen k beside those of the given k."""
+    seeds = record["seeds"]
+    given, auto = record.get("experiments") or [k for k in seeds[0] if k not in SEED_KEYS]
+    machine, versions = record["machine"], record["versions"]
+
+    def pair(run: dict, score: str) -> str:
+        return "; ".join(f"{run[f'{split}_{score}']:.4f}" for split in ("test", "all"))
+
+    lines = [f"## Choosing k, {record['dataset']}: `{given}` (k given) and `{auto}` (n_clusters auto); seeds "
+             + ", ".join(str(s["seed"]) for s in seeds), "",
+             f"`{record['command']}`: {machine['cpu']}, {machine['cores']} cores"
+             f"{', ' + machine['flags'] if machine.get('flags') else ''}, no GPU; "
+             + ", ".join(f"{k} {v}" for k, v in versions.items()) + ". Each cell: train/test protocol; "
+             "all-images protocol. Each criterion alone: the highest silhouette, the highest stability, the "
+             "lowest BIC." + (f" {record['note']}" if record.get("note") else ""), "",
+             f"| seed | k chosen | each criterion alone | NMI, `{auto}` | NMI, `{given}` | ARI, `{auto}` | "
+             f"ARI, `{given}` | `choose_k` |", "|---" * 8 + "|"]
+    for seed in seeds:
+        chosen = "; ".join(str(seed["criteria"][p]["chosen"]) for p in ("train", "all"))
+        alone = "; ".join(", ".join(str(picks[c]) for c in ("silhouette", "stability", "bic") if c in picks)
+                          for picks in (seed["criteria"][p] for p in ("train", "all")))
+        lines.append(f"| {seed['seed']} | {chosen} | {alone} | {pair(seed[auto], 'nmi')} | {pair(seed[given], 'nmi')} "
+                     f"| {pair(seed[auto], 'ari')} | {pair(seed[given], 'ari')} | {seed['choose_k_s']:.0f} s |")
+    lines += [""]
+    for name in (auto, given):
+        means = [f"{split} NMI {statistics.fmean(s[name][f'{split}_nmi'] for s in seeds):.4f}, ARI "
+                 f"{statistics.fmean(s[name][f'{split}_ari'] for s in seeds):.4f}" for split in ("test", "all")]
+        lines.append(f"- `{name}`, mean over the seeds: {'; '.join(means)}")
+    return "\n".join(lines) + "\n"
+
+
+def page(records: list[dict], k_records: list[dict] = ()) -> str:
+    return (INTRO + "".join("\n" + record_section(r) for r in records)
+            + "".join("\n" + k_choice_section(r) for r in k_records))
 
 
 def load_records(folder: Path = RECORDS) -> list[dict]:
@@ -130,7 +168,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true", help="only check that the page is up to date")
     args = parser.parse_args()
-    text = page(load_records())
+    text = page(load_records(), load_records(RECORDS / "k-choice"))
     if args.check:
         sys.exit(0 if PAGE.exists() and PAGE.read_text() == text else f"{PAGE} is not what {RECORDS} gives")
     PAGE.write_text(text)
