@@ -70,3 +70,36 @@ def test_the_all_images_protocol_scores_with_the_best_one_to_one_map():
     assert scores["n_samples"] == 6 and 0 < scores["nmi"] < 1
     perfect = all_images_scores(labels, np.array([1, 1, 2, 2, 0, 0]), 3, 3)
     assert perfect["accuracy_hungarian"] == perfect["nmi"] == perfect["ari"] == pytest.approx(1.0)
+
+
+def test_with_more_clusters_than_classes_the_unmatched_clusters_images_are_errors():
+    from saepipe.metrics import all_images_scores, purity
+
+    # Two classes cut into four pure clusters: one-to-one matches two of them, so half the images
+    # (those in the two unmatched clusters) are errors, while purity counts every image right.
+    labels = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    clusters = np.array([0, 0, 1, 1, 2, 2, 3, 3])
+    assert all_images_scores(labels, clusters, 2, 4)["accuracy_hungarian"] == pytest.approx(0.5)
+    assert purity(labels, clusters, labels, clusters, 2, 4) == 1.0
+
+
+def test_with_fewer_clusters_than_classes_purity_and_hungarian_agree_on_the_merged_class():
+    from saepipe.metrics import purity
+
+    # Three classes, two clusters: the class merged into another's cluster is wrong under both maps.
+    labels = np.array([0, 0, 1, 1, 2, 2])
+    clusters = np.array([0, 0, 1, 1, 1, 1])
+    hungarian = hungarian_mapping(labels, clusters, 3, 2)
+    assert mapped_accuracy(labels, clusters, hungarian) == pytest.approx(4 / 6)
+    assert purity(labels, clusters, labels, clusters, 3, 2) == pytest.approx(4 / 6)
+
+
+def test_purity_rises_with_k_to_one_cluster_per_image():
+    from saepipe.metrics import purity
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, 30)
+    one_cluster = np.zeros(30, dtype=np.int64)
+    singletons = np.arange(30)
+    assert purity(labels, one_cluster, labels, one_cluster, 3, 1) < 1.0
+    assert purity(labels, singletons, labels, singletons, 3, 30) == 1.0
