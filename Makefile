@@ -9,18 +9,31 @@ CORES ?= 4
 # are the same, byte for byte.
 TRAIN_THREADS ?= $(shell n=$$(nproc 2>/dev/null || echo 4); echo $$(( n < 2 ? 2 : n > 4 ? 4 : n )))
 
-.PHONY: run test test-fast bench results report dag clean-venv
+.PHONY: run test test-fast bench results report dag lock clean-venv
 
-# Reinstall only when a requirements file changes.
-$(BIN)/.installed-run: requirements.txt
+PIP_VERSION := 26.3
+UV_VERSION := 0.13.9
+# Install from the lock files: every package, what the pinned ones pull in included, at the
+# version and with the hashes `make lock` recorded (--no-deps: nothing outside the lock comes in).
+# Reinstall only when a lock file changes.
+$(BIN)/.installed-run: requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet pip==$(PIP_VERSION)
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements.lock
 	touch $@
 
-$(BIN)/.installed-dev: requirements.txt requirements-dev.txt $(BIN)/.installed-run
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+$(BIN)/.installed-dev: requirements-dev.lock $(BIN)/.installed-run
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements-dev.lock
 	touch $@
+
+# The lock files from requirements*.txt, with uv in a venv of its own (it is no dependency of
+# the pipeline). The dev lock is constrained by the run lock, so the two agree.
+lock:  ## requirements.lock and requirements-dev.lock afresh from requirements*.txt
+	test -x $(VENV)-lock/bin/uv || ($(PYTHON) -m venv $(VENV)-lock && $(VENV)-lock/bin/pip install --quiet uv==$(UV_VERSION))
+	$(VENV)-lock/bin/uv pip compile --quiet --generate-hashes --python-version 3.11 \
+		--python-platform x86_64-manylinux_2_28 -o requirements.lock requirements.txt
+	$(VENV)-lock/bin/uv pip compile --quiet --generate-hashes --python-version 3.11 \
+		--python-platform x86_64-manylinux_2_28 -c requirements.lock -o requirements-dev.lock requirements-dev.txt
 
 run: $(BIN)/.installed-run  ## the whole workflow, with the shipped config
 	$(BIN)/snakemake --cores $(CORES) --set-threads train=$(TRAIN_THREADS)

@@ -131,10 +131,65 @@ def test_each_rule_has_a_conda_env_that_provides_what_its_script_imports(rule, e
 
 
 @pytest.mark.parametrize("env", sorted((REPO / "envs").glob("*.yaml")), ids=lambda p: p.name)
-def test_env_pins_equal_the_pip_requirements(env):
-    requirements = requirement_pins()
+def test_env_pins_equal_the_pip_requirements_and_the_lock(env):
+    requirements, locked = requirement_pins(), lock_pins(REPO / "requirements.lock")
     for package, version in env_pins(env).items():
         assert requirements.get(package) == version, f"{env.name}: {package}=={version} vs requirements.txt"
+        assert locked.get(normalized(package)) == version, f"{env.name}: {package}=={version} vs requirements.lock"
+
+
+def normalized(name: str) -> str:
+    """A distribution's name as PEP 503 compares them."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def lock_entries(path: Path) -> dict[str, tuple[str, int]]:
+    """Each locked package (normalized name) -> (version, how many hashes it lists)."""
+    entries: dict[str, tuple[str, int]] = {}
+    name = None
+    for line in path.read_text().splitlines():
+        if match := re.match(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)", line):
+            name = normalized(match.group(1))
+            entries[name] = (match.group(2), 0)
+        elif name and line.strip().startswith("--hash=sha256:"):
+            version, hashes = entries[name]
+            entries[name] = (version, hashes + 1)
+    return entries
+
+
+def lock_pins(path: Path) -> dict[str, str]:
+    return {name: version for name, (version, _) in lock_entries(path).items()}
+
+
+@pytest.mark.parametrize("requirements, lock", [("requirements.txt", "requirements.lock"),
+                                                ("requirements-dev.txt", "requirements-dev.lock")])
+def test_the_lock_holds_every_requirement_at_its_pinned_version_with_hashes(requirements, lock):
+    entries = lock_entries(REPO / lock)
+    lines = [l.split("#")[0].strip() for l in (REPO / requirements).read_text().splitlines()]
+    for package, version in pinned(lines).items():
+        assert entries.get(normalized(package), (None,))[0] == version, f"{lock}: {package} is not at {version}"
+    unhashed = sorted(name for name, (_, hashes) in entries.items() if hashes == 0)
+    assert not unhashed, f"{lock}: no hash for {unhashed}: run make lock"
+    assert len(entries) > len(pinned(lines)), f"{lock} holds only the pinned packages, not what they pull in"
+
+
+def test_the_dev_lock_holds_the_run_lock_at_the_same_versions():
+    run, dev = lock_pins(REPO / "requirements.lock"), lock_pins(REPO / "requirements-dev.lock")
+    assert {name: dev.get(name) for name in run} == run
+
+
+def test_an_install_from_the_lock_leaves_no_package_unpinned():
+    """The environment these tests run in, when `make` installed it from the lock: every installed
+    distribution is in the lock at its version, and pip at the Makefile's."""
+    from importlib import metadata
+
+    if not (Path(sys.prefix) / "bin" / ".installed-dev").exists():
+        pytest.skip(f"{sys.prefix} was not installed by `make test` from requirements-dev.lock")
+    locked = lock_pins(REPO / "requirements-dev.lock")
+    locked["pip"] = re.search(r"^PIP_VERSION := (\S+)", (REPO / "Makefile").read_text(), re.M).group(1)
+    installed = {normalized(d.metadata["Name"]): d.version for d in metadata.distributions()}
+    unpinned = {name: version for name, version in installed.items() if locked.get(name) != version}
+    assert not unpinned, f"installed but not in requirements-dev.lock at that version: {unpinned}"
 
 
 @pytest.mark.parametrize("rule, env, script", RULES, ids=[r[0] for r in RULES])
