@@ -32,10 +32,11 @@ sys.path.insert(0, sys.argv[1])
 import numpy as np
 from saepipe import job_threads
 from saepipe import model as sae
+from saepipe import training
 from saepipe.idx import read_idx
 
 policy, epochs, batch_size, threads, images = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
-sae.seed_everything(0, threads=job_threads(threads))
+training.seed_everything(0, threads=job_threads(threads))
 x = (read_idx(images).reshape(-1, 784) / 255.0).astype("float32")
 autoencoder, _, _ = sae.build_autoencoder(784, [500, 500, 2000], 10, sparsity="none", input_noise=0.2,
                                           precision=policy)
@@ -45,7 +46,7 @@ tensor = tf.convert_to_tensor(x)
 rows = []
 for epoch in range(epochs):
     wall, cpu = time.perf_counter(), time.process_time()
-    fitted = autoencoder.fit(sae.batches(tensor, sae.epoch_order(0, epoch, len(x)), batch_size), epochs=1, verbose=0)
+    fitted = autoencoder.fit(training.batches(tensor, training.epoch_order(0, epoch, len(x)), batch_size), epochs=1, verbose=0)
     rows.append({"wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu,
                  "loss": float(fitted.history["loss"][-1])})
 print(json.dumps(rows))

@@ -68,7 +68,7 @@ rule decode_centroids:
         codes=per_run(PLAN.model_path, "embeddings", "train.npy"),
         clusters=per_run(PLAN.assignments, "train"),
         train=results("data", "train.npz"),
-        code=library("atomic", "counts", "data", "model"),
+        code=library("atomic", "checkpoint", "counts", "data", "model", "training"),
     output:
         images=results(RUN, "clusters", "centroid_images.npy"),
     log:

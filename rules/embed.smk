@@ -3,7 +3,7 @@ rule embed:
         model=results(MODEL, "autoencoder.keras"),
         train=results("data", "train.npz"),
         test=results("data", "test.npz"),
-        code=library("atomic", "data", "model"),
+        code=library("atomic", "checkpoint", "data", "model", "training"),
     output:
         train=results(MODEL, "embeddings", "train.npy"),
         test=results(MODEL, "embeddings", "test.npy"),

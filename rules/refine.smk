@@ -21,8 +21,8 @@ rule refine:
             "data",
             "manifold",
             "metrics",
-            "model",
             "refine",
+            "training",
         ),
     output:
         train=results(RUN, "refined", "train.npy"),

@@ -13,8 +13,9 @@ from saepipe.logs import logged_step
 
 with logged_step(snakemake.log[0], native_stderr_to_log=True) as log:
     from saepipe import model as sae
+    from saepipe import training
 
-    sae.log_devices()
+    training.log_devices()
 
     codes, clusters = load_npy(snakemake.input.codes), load_npy(snakemake.input.clusters)
     k = cluster_counts(snakemake.params.n_clusters, snakemake.input.get("chosen_k"))["train"]

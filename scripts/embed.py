@@ -10,10 +10,11 @@ from saepipe.logs import logged_step
 
 with logged_step(snakemake.log[0], native_stderr_to_log=True) as log:
     from saepipe import model as sae
+    from saepipe import training
 
-    sae.log_devices()
+    training.log_devices()
 
-    sae.seed_everything(0, threads=job_threads(snakemake.threads))
+    training.seed_everything(0, threads=job_threads(snakemake.threads))
     autoencoder = sae.load_model(snakemake.input.model)
     mse = {}
     for split in ("train", "test"):

@@ -21,8 +21,7 @@ from saepipe.logs import logged_step
 
 with logged_step(snakemake.log[0], native_stderr_to_log=True) as log:
     # Imported here, where what TensorFlow prints as it starts goes to the log (see logged_step).
-    from saepipe import model as sae
-    from saepipe import refine
+    from saepipe import refine, training
     from saepipe.manifold import cache_compiled_code
 
     if snakemake.params.refine["recluster"] and snakemake.params.manifold["method"] == "umap":
@@ -31,8 +30,8 @@ with logged_step(snakemake.log[0], native_stderr_to_log=True) as log:
     settings, seed = snakemake.params.refine, snakemake.params.seed
     inputs, output = snakemake.input, snakemake.output
     k = cluster_counts(snakemake.params.n_clusters, inputs.get("chosen_k"))  # each protocol's clusters
-    sae.log_devices()
-    sae.seed_everything(seed, threads=job_threads(snakemake.threads))
+    training.log_devices()
+    training.seed_everything(seed, threads=job_threads(snakemake.threads))
     train, test = load_npz(inputs.train), load_npz(inputs.test)
     refine.conv_blocks(*image_dims(train["image_shape"])[:2])  # too small for the classifier: say so now
     images = {split: refine.as_images(data["x"], data["image_shape"]) for split, data in

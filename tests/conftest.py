@@ -291,3 +291,14 @@ def planned_rules(workdir: Path, *args: str, **kwargs) -> dict[str, int]:
                 break
             counts[fields[0]] = int(fields[1])
     return counts
+
+
+def fit_autoencoder(autoencoder, x, x_val, optimizer, *, batch_size, epochs, patience, seed=0, **kwargs):
+    """Train an autoencoder as rule `train` does (training.fit on reconstruction MSE, early
+    stopping on `x_val`); the trained model and its history."""
+    from saepipe import training
+
+    model, state = training.fit(autoencoder, x, validation=None if x_val is None else (x_val, x_val),
+                                optimizer=optimizer, loss="mse", batch_size=batch_size, epochs=epochs,
+                                patience=patience, seed=seed, **kwargs)
+    return model, state.history

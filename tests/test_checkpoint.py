@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from saepipe import checkpoint
+from conftest import fit_autoencoder
 from saepipe import model as sae
+from saepipe import training
 
 
 def data():
@@ -22,7 +24,7 @@ def train(folder, epochs, fingerprint="a", patience=0, augment=None, precision="
     keras.utils.set_random_seed(0)
     # with input noise: a resume must also continue its random draws
     autoencoder, _, _ = sae.build_autoencoder(16, [8], 3, input_noise=0.2, precision=precision)
-    return sae.train_autoencoder(autoencoder, x, x_val, sae.make_optimizer("adam", 0.01), batch_size=16,
+    return fit_autoencoder(autoencoder, x, x_val, sae.make_optimizer("adam", 0.01), batch_size=16,
                                  epochs=epochs, patience=patience, checkpoint_dir=folder,
                                  fingerprint=fingerprint, seed=3, augment=augment)
 
@@ -96,10 +98,10 @@ def test_a_bfloat16_run_resumed_is_the_run_never_interrupted_byte_for_byte(tmp_p
 
 
 def test_each_epoch_sees_the_images_in_an_order_drawn_from_the_seed_and_the_epoch():
-    orders = [sae.epoch_order(seed, epoch, 50) for seed, epoch in [(0, 0), (0, 1), (1, 0)]]
+    orders = [training.epoch_order(seed, epoch, 50) for seed, epoch in [(0, 0), (0, 1), (1, 0)]]
     assert all(sorted(order) == list(range(50)) for order in orders)
     assert len({tuple(order) for order in orders}) == 3
-    np.testing.assert_array_equal(sae.epoch_order(0, 1, 50), orders[1])
+    np.testing.assert_array_equal(training.epoch_order(0, 1, 50), orders[1])
 
 
 def test_a_checkpoint_made_under_other_settings_is_discarded(tmp_path, caplog):

@@ -76,8 +76,8 @@ def imported_modules(path: Path, seen: set[Path] | None = None) -> set[str]:
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
-            if node.level:  # relative import inside saepipe
-                names = [f"saepipe.{node.module}"] if node.module else []
+            if node.level:  # relative import inside saepipe: `from .x import y` or `from . import x`
+                names = [f"saepipe.{node.module}"] if node.module else [f"saepipe.{a.name}" for a in node.names]
             else:
                 names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
         for name in names:

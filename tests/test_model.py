@@ -2,7 +2,9 @@ import keras
 import numpy as np
 import pytest
 
+from conftest import fit_autoencoder
 from saepipe import model as sae
+from saepipe import training
 from saepipe.data import DamagedInput
 
 
@@ -25,7 +27,7 @@ def test_the_sparsity_penalty_adds_to_the_loss(kind, activation):
     x = np.random.default_rng(0).random((32, 16)).astype("float32")
     losses = {}
     for weight in (0.0, 0.5):
-        sae.seed_everything(0, threads=1)
+        training.seed_everything(0, threads=1)
         autoencoder, _, _ = small(sparsity=kind, sparsity_weight=weight, embedding_activation=activation)
         autoencoder.compile(optimizer="adam", loss="mse")
         losses[weight] = autoencoder.evaluate(x, x, verbose=0)
@@ -49,7 +51,7 @@ def test_unknown_penalty_and_optimizer_are_clear_errors():
 
 def train_steps(optimizer: keras.optimizers.Optimizer, steps: int = 20) -> list[np.ndarray]:
     """The weights of a small autoencoder, the same start and batches, after `steps` updates."""
-    sae.seed_everything(0, threads=1)
+    training.seed_everything(0, threads=1)
     autoencoder, _, _ = small()
     autoencoder.compile(optimizer=optimizer, loss="mse")
     x = np.random.default_rng(3).random((steps * 8, 16)).astype("float32")
@@ -62,7 +64,7 @@ def test_the_fused_adam_follows_keras_adam_to_float32_rounding():
     # Keras' own Adam to float32 rounding (6e-6 measured), where a learning rate 10 % off moves
     # some weight by 0.1.
     fused, plain = train_steps(sae.make_optimizer("adam", 0.01)), train_steps(keras.optimizers.Adam(0.01))
-    sae.seed_everything(0, threads=1)
+    training.seed_everything(0, threads=1)
     start = small()[0].get_weights()
     for after_fused, after_plain in zip(fused, plain):
         np.testing.assert_allclose(after_fused, after_plain, rtol=0, atol=5e-5)
@@ -99,9 +101,9 @@ def test_training_reduces_the_loss_and_is_deterministic_for_a_seed():
     x = np.random.default_rng(2).random((128, 16)).astype("float32")
 
     def run():
-        sae.seed_everything(5, threads=1)
+        training.seed_everything(5, threads=1)
         autoencoder, _, _ = small()
-        _, history = sae.train_autoencoder(autoencoder, x[:96], x[96:], sae.make_optimizer("adam", 0.01),
+        _, history = fit_autoencoder(autoencoder, x[:96], x[96:], sae.make_optimizer("adam", 0.01),
                                         batch_size=16, epochs=4, patience=0)
         return history, sae.encode(autoencoder, x)
 
@@ -116,7 +118,7 @@ def test_a_nan_loss_stops_training_with_a_hint_at_the_learning_rate():
     x = np.random.default_rng(3).random((64, 16)).astype("float32")
     autoencoder, _, _ = small()
     with pytest.raises(FloatingPointError, match="learning rate"):
-        sae.train_autoencoder(autoencoder, x, None, sae.make_optimizer("sgd", 1e12),
+        fit_autoencoder(autoencoder, x, None, sae.make_optimizer("sgd", 1e12),
                               batch_size=16, epochs=3, patience=0)
 
 
@@ -168,9 +170,9 @@ def test_training_on_moved_copies_is_deterministic_for_a_seed_and_not_the_plain_
     x = stroke((64, 4, 4, 1)) * np.random.default_rng(6).random((64, 16)).astype("float32")
 
     def run(augment):
-        sae.seed_everything(5, threads=1)
+        training.seed_everything(5, threads=1)
         autoencoder, _, _ = small()
-        _, history = sae.train_autoencoder(autoencoder, x[:48], x[48:], sae.make_optimizer("adam", 0.01),
+        _, history = fit_autoencoder(autoencoder, x[:48], x[48:], sae.make_optimizer("adam", 0.01),
                                         batch_size=16, epochs=3, patience=0, seed=2, augment=augment)
         return history, sae.encode(autoencoder, x)
 
@@ -216,9 +218,9 @@ def test_bfloat16_training_is_deterministic_for_a_seed_reloads_and_differs_from_
     x = np.random.default_rng(2).random((128, 16)).astype("float32")
 
     def run(precision):
-        sae.seed_everything(5, threads=1)
+        training.seed_everything(5, threads=1)
         autoencoder, _, _ = small(precision=precision)
-        _, history = sae.train_autoencoder(autoencoder, x[:96], x[96:], sae.make_optimizer("adam", 0.01),
+        _, history = fit_autoencoder(autoencoder, x[:96], x[96:], sae.make_optimizer("adam", 0.01),
                                         batch_size=16, epochs=4, patience=0)
         return autoencoder, history
 

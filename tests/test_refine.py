@@ -70,7 +70,7 @@ def separable():
 
 
 def refined(separable, with_features=False, **settings):
-    from saepipe.model import seed_everything
+    from saepipe.training import seed_everything
     from saepipe.refine import self_label
 
     images, _, clusters, confidence = separable
@@ -107,7 +107,7 @@ def test_self_labelling_is_deterministic_for_a_seed(separable):
 
 
 def test_the_classifier_trains_to_the_same_weights_for_a_seed(separable):
-    from saepipe.model import seed_everything
+    from saepipe.training import seed_everything
     from saepipe.refine import fit_classifier
 
     images, _, clusters, _ = separable
@@ -120,7 +120,7 @@ def test_the_classifier_trains_to_the_same_weights_for_a_seed(separable):
 
 
 def test_images_are_placed_by_the_mean_of_the_snapshots_probabilities(separable):
-    from saepipe.model import seed_everything
+    from saepipe.training import seed_everything
     from saepipe.refine import fit_classifier, predict
 
     images, _, clusters, _ = separable
@@ -136,7 +136,7 @@ def test_images_are_placed_by_the_mean_of_the_snapshots_probabilities(separable)
 def test_label_smoothing_keeps_the_classifier_from_certainty_on_its_targets(separable):
     """Smoothing 0.5 over 4 clusters makes 0.625 the best probability for a target, so the
     classifier stays well below the near-certainty it reaches on the same images without."""
-    from saepipe.model import seed_everything
+    from saepipe.training import seed_everything
     from saepipe.refine import fit_classifier, predict
 
     images, labels, _, _ = separable

@@ -1,4 +1,4 @@
-"""Resumable training: after each epoch, the model (with its optimizer state), the history so far
+"""Resumable training's files (training.fit writes and reads them): after each epoch, the model (with its optimizer state), the history so far
 and the early-stopping state go to a side folder; a restarted job resumes from there.
 
 A checkpoint is only resumed under the settings it was made with: its fingerprint (a hash of the
@@ -10,7 +10,7 @@ training falls back to the checkpoint before (the last two are kept) or starts a
 
 A resume is exact: with the optimizer's state (in the model file) the state records the input
 noise generator's, which Keras does not save; the order of the images is drawn from the seed and
-the epoch (model.epoch_order).
+the epoch (training.epoch_order).
 """
 
 from __future__ import annotations
@@ -94,14 +94,11 @@ def verify(folder: Path, state: TrainingState) -> None:
 
 
 def load_model(path: Path) -> keras.Model:
-    """The checkpoint's model, through the one guard for a damaged .keras file."""
-    from .data import DamagedInput
-    from .model import load_model as load
-
+    """The checkpoint's model (its custom layers registered by the module that built it)."""
     try:
-        return load(path)
-    except DamagedInput as err:
-        raise DamagedCheckpoint(f"{path}: unreadable model ({err})") from None
+        return keras.saving.load_model(path)
+    except Exception as err:  # noqa: BLE001 - whatever Keras raises, the file is unusable
+        raise DamagedCheckpoint(f"{path}: unreadable model ({type(err).__name__}: {err})") from None
 
 
 def load(folder: Path, expected: str) -> tuple[keras.Model, TrainingState] | None:
@@ -164,77 +161,52 @@ def all_layers(model: keras.Model):
             yield from all_layers(layer)
 
 
-class Checkpointer:
-    """Early stopping that survives restarts, and (with a folder) a checkpoint after each epoch.
+def best_weights(model: keras.Model, folder: Path, state: TrainingState) -> list[np.ndarray] | None:
+    """The best epoch's weights of a resumed checkpoint (verified with the rest of it), leaving
+    `model` and its optimizer as they are."""
+    if not state.best_file:
+        return None
+    # load_weights also sets the optimizer's state to the best epoch's: put it all back.
+    everything = [*model.variables, *model.optimizer.variables]
+    current = [variable.numpy() for variable in everything]
+    model.load_weights(folder / state.best_file)
+    weights = model.get_weights()
+    for variable, value in zip(everything, current):
+        variable.assign(value)
+    return weights
 
-    Stops when `monitor` has not improved for `patience` epochs (0: never); `restore_best` puts
-    back the best weights at the end.
-    """
 
-    def __init__(self, model: keras.Model, state: TrainingState, monitor: str, patience: int,
-                 folder: Path | None):
-        self.model = model
-        self.state = state
-        self.monitor = monitor
-        self.patience = patience
+class Checkpoints:
+    """Writes a checkpoint after each epoch into `folder`: the best epoch's weights when the
+    epoch was the best so far, the model with its optimizer's state, and the state naming them;
+    keeps the last KEEP."""
+
+    def __init__(self, folder: Path):
         self.folder = folder
-        self.best_weights: list[np.ndarray] | None = None
-        # A resumed state's best weights were verified with the rest of its checkpoint.
-        if folder is not None and state.best_file:
-            # load_weights also sets the optimizer's state to the best epoch's: put it all back.
-            everything = [*model.variables, *model.optimizer.variables]
-            current = [variable.numpy() for variable in everything]
-            model.load_weights(folder / state.best_file)
-            self.best_weights = model.get_weights()
-            for variable, value in zip(everything, current):
-                variable.assign(value)
 
-    @property
-    def stopped(self) -> bool:
-        return bool(self.patience) and self.state.wait >= self.patience
+    def save(self, model: keras.Model, state: TrainingState, improved: bool) -> None:
+        # The model under its epoch's name first, then the state that names it: a kill between
+        # the two leaves the previous state and its files, and that epoch is redone on resume.
+        if improved:
+            state.best_file = self._write(state, f"best-epoch{state.epochs_done}.weights.h5", model.save_weights)
+        state.model_file = self._write(state, f"model-epoch{state.epochs_done}.keras", model.save)
+        state.sha256 = {name: digest for name, digest in state.sha256.items()
+                        if name in (state.model_file, state.best_file)}
+        state.noise = noise_states(model)
+        save_json(self.folder / f"epoch{state.epochs_done}.json", asdict(state))
+        self._prune(state)
 
-    def end_epoch(self, epoch: int, logs: dict[str, float]) -> None:
-        """Record a finished epoch (0-based) and checkpoint it."""
-        state = self.state
-        for key, value in logs.items():
-            state.history.setdefault(key, []).append(float(value))
-        state.epochs_done = epoch + 1
-        current = float(logs[self.monitor])
-        if current < state.best:
-            state.best, state.best_epoch, state.wait = current, epoch + 1, 0
-            self.best_weights = self.model.get_weights()
-            if self.folder is not None:
-                state.best_file = self._write(f"best-epoch{epoch + 1}.weights.h5", self.model.save_weights)
-        else:
-            state.wait += 1
-            if self.stopped:
-                log.info("early stopping: no better %s for %d epochs (best %.6f at epoch %d)",
-                         self.monitor, state.wait, state.best, state.best_epoch)
-        if self.folder is not None:
-            self._save()
-
-    def _write(self, name: str, save) -> str:
+    def _write(self, state: TrainingState, name: str, save) -> str:
         """Write a checkpoint file under a temporary name and record its SHA-256."""
         with atomic_path(self.folder / name) as tmp:
             save(tmp)
-            self.state.sha256[name] = file_sha256(tmp)
+            state.sha256[name] = file_sha256(tmp)
         return name
 
-    def _save(self) -> None:
-        # The model under its epoch's name first, then the state that names it: a kill between
-        # the two leaves the previous state and its files, and that epoch is redone on resume.
-        state = self.state
-        state.model_file = self._write(f"model-epoch{state.epochs_done}.keras", self.model.save)
-        state.sha256 = {name: digest for name, digest in state.sha256.items()
-                        if name in (state.model_file, state.best_file)}
-        state.noise = noise_states(self.model)
-        save_json(self.folder / f"epoch{state.epochs_done}.json", asdict(state))
-        self._prune()
-
-    def _prune(self) -> None:
+    def _prune(self, state: TrainingState) -> None:
         """Keep the last KEEP states and the files they name."""
         kept = state_files(self.folder)[:KEEP]
-        needed = {path.name for path in kept} | {self.state.model_file, self.state.best_file}
+        needed = {path.name for path in kept} | {state.model_file, state.best_file}
         for path in kept[1:]:
             try:
                 older = read_state(path)
@@ -244,9 +216,3 @@ class Checkpointer:
         for path in self.folder.iterdir():
             if path.is_file() and path.name not in needed and not path.name.startswith(".tmp-"):
                 path.unlink()
-
-    def restore_best(self) -> None:
-        if self.patience and self.best_weights is not None and self.state.best_epoch != self.state.epochs_done:
-            log.info("restoring the weights of epoch %d (best %s %.6f)",
-                     self.state.best_epoch, self.monitor, self.state.best)
-            self.model.set_weights(self.best_weights)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 from typing import Any, Sequence
@@ -12,9 +11,6 @@ import numpy as np
 from keras import ops
 
 from .data import damaged
-
-log = logging.getLogger(__name__)
-
 
 @keras.saving.register_keras_serializable(package="saepipe")
 class KLSparsity(keras.regularizers.Regularizer):
@@ -82,6 +78,7 @@ def build_autoencoder(
     input_dim: int,
     hidden_units: Sequence[int],
     embedding_dim: int,
+    *,
     activation: str = "relu",
     embedding_activation: str = "linear",
     output_activation: str = "sigmoid",
@@ -185,41 +182,6 @@ def decoder_of(autoencoder: keras.Model) -> keras.Model:
     return autoencoder.get_layer("decoder")
 
 
-def gpu_names() -> list[str]:
-    """The GPUs TensorFlow sees (none: it runs on the CPU)."""
-    import tensorflow as tf
-
-    return [device.name for device in tf.config.list_physical_devices("GPU")]
-
-
-def log_devices() -> None:
-    """One log line saying where TensorFlow runs."""
-    import tensorflow as tf
-
-    gpus = gpu_names()
-    log.info("TensorFlow %s on %s", tf.__version__, ", ".join(gpus) if gpus else "the CPU (no GPU found)")
-
-
-def seed_everything(seed: int, threads: int) -> None:
-    """Same seed, same machine, same numbers: seeded RNGs, deterministic ops, fixed threads."""
-    import tensorflow as tf
-
-    keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-    except RuntimeError:
-        # TensorFlow fixes its thread pools at first use; a second call in one process keeps them.
-        log.debug("TensorFlow thread pools already set; keeping them")
-
-
-def epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
-    """The order of the training images in one epoch (0-based), drawn from the seed and the epoch
-    alone, so a run resumed after any epoch sees the same orders as the run never interrupted."""
-    return np.random.default_rng([seed, epoch]).permutation(n)
-
-
 def random_affine(flat: Any, image_shape: Sequence[int], shift: float, rotation: float, seed: Any) -> Any:
     """Each image of a batch of flattened images (B, pixels) shifted by up to `shift` of its size
     and rotated by up to `rotation` of a turn about its centre, each way, bilinearly, the pixels
@@ -248,116 +210,10 @@ def random_affine(flat: Any, image_shape: Sequence[int], shift: float, rotation:
 
 
 def affine_augmenter(image_shape: Sequence[int], shift: float, rotation: float) -> Any:
-    """`augment` for fit_epochs: random_affine with these amounts, or None when both are 0."""
+    """`augment` for training.fit: random_affine with these amounts, or None when both are 0."""
     if shift == 0 and rotation == 0:
         return None
     return lambda flat, seed: random_affine(flat, image_shape, shift, rotation, seed)
-
-
-def batches(x: Any, order: np.ndarray, batch_size: int, y: Any = None, augment: Any = None) -> Any:
-    """(input, target) batches of `x` (a tensor) in `order`, gathered inside TensorFlow: the
-    targets are `y`'s rows, or the inputs themselves when `y` is None (an autoencoder).
-    `augment(batch, index)`, if given, replaces each batch of inputs (and, for an autoencoder,
-    its targets too) by its copy; `index` is the batch's position in the epoch."""
-    import tensorflow as tf
-
-    indices = tf.data.Dataset.from_tensor_slices(order.astype("int64")).batch(batch_size)
-    if augment is not None:
-        indices = indices.enumerate()
-        gather = lambda i, idx: augment(tf.gather(x, idx), i)  # noqa: E731
-    else:
-        gather = lambda idx: tf.gather(x, idx)  # noqa: E731
-    if y is None:
-        pairs = indices.map(gather, num_parallel_calls=1).map(lambda b: (b, b))
-    else:
-        pairs = indices.map(lambda *a: (gather(*a), tf.gather(y, a[-1])), num_parallel_calls=1)
-    return pairs.prefetch(2)
-
-
-def check_finite(loss: float, epoch: int) -> None:
-    if not np.isfinite(loss):
-        raise FloatingPointError(
-            f"training loss became {loss} in epoch {epoch + 1}: the learning rate "
-            "(model.learning_rate) may be too high; no model was written"
-        )
-
-
-def fit_epochs(model: keras.Model, x: Any, y: Any, validation: Any, batch_size: int, epochs: int, seed: int,
-               progress: Any, start: int = 0, name: str = "epoch", digits: int = 6,
-               after_epoch: Any = None, augment: Any = None) -> None:
-    """The training loop of every model here. Epoch by epoch from `start`: the images in
-    `epoch_order(seed, epoch)`, one `fit` pass, a check that the loss is finite, then
-    `progress.end_epoch` (a checkpoint.Checkpointer: history, best epoch, early stopping,
-    checkpoints), `after_epoch(epoch, logs)` if given, and one log line; stops early when
-    `progress.stopped`. `y` None: the targets are the inputs (an autoencoder).
-    `augment(batch, seed)`, if given, gives each training batch's augmented copy (random_affine),
-    drawn from the seed (`seed`, epoch, batch), so a resumed run draws the same copies."""
-    epoch = start
-    while epoch < epochs and not progress.stopped:
-        epoch_augment = None
-        if augment is not None:
-            epoch_augment = lambda b, i, epoch=epoch: augment(b, [seed * 100_003 + epoch, i])  # noqa: E731
-        fitted = model.fit(batches(x, epoch_order(seed, epoch, len(x)), batch_size, y, epoch_augment),
-                           validation_data=validation,
-                           initial_epoch=epoch, epochs=epoch + 1, shuffle=False, verbose=0)
-        logs = {key: values[-1] for key, values in fitted.history.items()}
-        check_finite(logs["loss"], epoch)
-        # The checkpoint is written before the epoch is logged: a logged epoch is never lost.
-        progress.end_epoch(epoch, logs)
-        if after_epoch is not None:
-            after_epoch(epoch, logs)
-        log.info("%s %d/%d %s", name, epoch + 1, epochs, " ".join(f"{k}={v:.{digits}f}" for k, v in sorted(logs.items())))
-        epoch += 1
-
-
-def train_autoencoder(
-    autoencoder: keras.Model,
-    x_train: np.ndarray,
-    x_val: np.ndarray | None,
-    optimizer: keras.optimizers.Optimizer,
-    batch_size: int,
-    epochs: int,
-    patience: int,
-    checkpoint_dir: str | os.PathLike | None = None,
-    fingerprint: str = "",
-    seed: int = 0,
-    augment: Any = None,
-) -> tuple[keras.Model, dict[str, list[float]]]:
-    """Fit on reconstruction MSE (plus the sparsity penalty); early-stop on validation loss.
-
-    Each epoch sees the images in `epoch_order(seed, epoch)`. With `checkpoint_dir`, each epoch
-    is checkpointed there and a checkpoint with the same `fingerprint` is resumed from: the
-    resumed run gives the same weights, byte for byte, as the run never interrupted. The caller
-    removes the folder once the final model is saved. `augment` (see fit_epochs), if given,
-    moves each training batch; the validation images are scored as they are.
-    Returns the trained model (the resumed one, if any) and the history of all epochs.
-    """
-    import tensorflow as tf
-
-    from . import checkpoint
-
-    folder = Path(checkpoint_dir) if checkpoint_dir is not None else None
-    resumed = checkpoint.load(folder, fingerprint) if folder is not None else None
-    if resumed is not None:
-        autoencoder, state = resumed
-    else:
-        autoencoder.compile(optimizer=optimizer, loss="mse")
-        state = checkpoint.TrainingState(fingerprint=fingerprint)
-    has_val = x_val is not None and len(x_val) > 0
-    progress = checkpoint.Checkpointer(autoencoder, state, "val_loss" if has_val else "loss", patience, folder)
-    x = tf.convert_to_tensor(x_train)  # once: each epoch only gathers its batches from it
-    validation = tf.data.Dataset.from_tensor_slices((x_val, x_val)).batch(batch_size) if has_val else None
-    # A run that had already stopped early (or finished) fits no more epochs, but still restores
-    # the best weights.
-    try:
-        fit_epochs(autoencoder, x, None, validation, batch_size, epochs, seed, progress, start=state.epochs_done,
-                   augment=augment)
-    except FloatingPointError:
-        if folder is not None:
-            checkpoint.discard(folder)  # a diverged run is not worth resuming
-        raise
-    progress.restore_best()
-    return autoencoder, state.history
 
 
 def encode(autoencoder: keras.Model, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:

@@ -19,7 +19,7 @@ import numpy as np
 
 from .data import image_dims, validation_mask
 from .logs import StepError
-from .model import fit_epochs
+from . import training
 
 log = logging.getLogger(__name__)
 
@@ -186,26 +186,20 @@ def fit_classifier(images: np.ndarray, targets: np.ndarray, n_clusters: int, set
     """Train on (images, cluster ids); early-stop on a held-out share of them. The classifier and
     the weights of its `settings["snapshots"]` best epochs by held-out loss, best first (`predict`
     puts them in the classifier in turn). One progress line per epoch."""
-    import tensorflow as tf
-
-    from .checkpoint import Checkpointer, TrainingState
-
     held_out = validation_mask(len(images), settings["validation_fraction"], seed)
     classifier = build_classifier(images.shape[1:], n_clusters, settings["augment"], seed)
     # Smoothed one-hot targets: a cluster id near a border is not sure, and a classifier that
     # must not reach probability 1 on its targets follows fewer of the clustering's errors.
     loss = keras.losses.CategoricalCrossentropy(label_smoothing=settings["label_smoothing"])
-    classifier.compile(optimizer=keras.optimizers.Adam(settings["learning_rate"]), loss=loss, metrics=["accuracy"])
     one_hot = np.eye(n_clusters, dtype="float32")[np.asarray(targets, dtype=np.int64)]
-    x, y = tf.convert_to_tensor(images[~held_out]), tf.convert_to_tensor(one_hot[~held_out])
-    validation = tf.data.Dataset.from_tensor_slices((images[held_out], one_hot[held_out])).batch(1024)
-    # Early stopping as the autoencoder's, without checkpoints (patience 0 stops at the first
-    # epoch without a better held-out loss, as 1 does).
-    progress = Checkpointer(classifier, TrainingState(fingerprint=""), "val_loss", max(1, settings["patience"]), None)
     weights = []
-    fit_epochs(classifier, x, y, validation, settings["batch_size"], settings["epochs"], seed, progress,
-               name="classifier epoch", digits=4, after_epoch=lambda epoch, logs: weights.append(classifier.get_weights()))
-    kept = best_epochs(progress.state.history["val_loss"], settings["snapshots"])
+    _, state = training.fit(
+        classifier, images[~held_out], one_hot[~held_out], validation=(images[held_out], one_hot[held_out]),
+        optimizer=keras.optimizers.Adam(settings["learning_rate"]), loss=loss, metrics=["accuracy"],
+        batch_size=settings["batch_size"], epochs=settings["epochs"], patience=settings["patience"], seed=seed,
+        validation_batch_size=1024, name="classifier epoch", digits=4,
+        after_epoch=lambda epoch, logs: weights.append(classifier.get_weights()))
+    kept = best_epochs(state.history["val_loss"], settings["snapshots"])
     log.info("placing images with the average of epoch(s) %s, the lowest held-out loss first",
              ", ".join(str(epoch + 1) for epoch in kept))
     return classifier, [weights[epoch] for epoch in kept]
