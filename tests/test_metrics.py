@@ -103,3 +103,60 @@ def test_purity_rises_with_k_to_one_cluster_per_image():
     singletons = np.arange(30)
     assert purity(labels, one_cluster, labels, one_cluster, 3, 1) < 1.0
     assert purity(labels, singletons, labels, singletons, 3, 30) == 1.0
+
+
+def tiny_run():
+    """Labels and a clustering of 6 train and 4 test images (3 classes), one test image astray."""
+    labels = {"train": np.array([0, 0, 1, 1, 2, 2]), "test": np.array([0, 1, 2, 2])}
+    clusters = {"train": np.array([1, 1, 2, 2, 0, 0]), "test": np.array([1, 2, 0, 2])}
+    clusters["all"] = np.concatenate([clusters["train"], clusters["test"]])
+    return labels, clusters
+
+
+def test_evaluate_with_labels_scores_both_protocols_and_the_clustering_before_refinement():
+    from saepipe.metrics import evaluate, report_lines, tidy_rows
+
+    labels, clusters = tiny_run()
+    before = {split: np.zeros_like(c) for split, c in clusters.items()}
+    scores, table = evaluate(clusters, k={"train": 3, "test": 3, "all": 3}, chosen=False, labels=labels, n_classes=3,
+                             before=before, mse={"train": 0.1, "test": 0.2})
+    assert scores["train"]["accuracy_majority"] == 1.0 and scores["test"]["accuracy_majority"] == 0.75
+    assert scores["all"]["accuracy_hungarian"] == pytest.approx(0.9)
+    assert scores["before"]["test"]["accuracy_hungarian"] == pytest.approx(0.25)  # one cluster: one label right
+    np.testing.assert_array_equal(table, [[0, 1, 0], [0, 0, 1], [1, 0, 1]])
+    assert scores["test"]["confusion_matrix"] == table.tolist() and scores["test"]["reconstruction_mse"] == 0.2
+    assert "purity" not in scores["test"] and "n_clusters" not in scores["test"]
+    rows = {(row["split"], row["metric"]): row["value"] for row in tidy_rows(scores)}
+    assert rows[("test", "accuracy_majority")] == 0.75 and rows[("train", "majority_distinct_labels")] == 3
+    assert not any(metric == "confusion_matrix" for _, metric in rows)
+    assert [line.split(":")[0] for line in report_lines(scores)] == ["test", "all (fitted on train and test)",
+                                                                      "before refinement"]
+
+
+def test_evaluate_with_a_chosen_k_names_it_and_the_purity_in_each_split():
+    from saepipe.metrics import evaluate
+
+    labels, clusters = tiny_run()
+    k = {"train": 4, "test": 4, "all": 5}
+    scores, _ = evaluate(clusters, k=k, chosen=True, labels=labels, n_classes=3, mse={"train": 0, "test": 0})
+    assert [scores[split]["n_clusters"] for split in ("train", "test", "all")] == [4, 4, 5]
+    assert scores["test"]["purity"] == 0.75 and len(scores["test"]["confusion_matrix"][0]) == 4
+
+
+def test_evaluate_without_labels_scores_what_needs_none():
+    from saepipe.metrics import evaluate, report_lines
+
+    _, clusters = tiny_run()
+    rng = np.random.default_rng(0)
+    codes = {"train": rng.normal(size=(6, 2)), "test": rng.normal(size=(4, 2))}
+    confidence = {split: np.full(len(c), 0.5) for split, c in clusters.items()}
+    scores, table = evaluate(clusters, k={"train": 3, "test": 3, "all": 3}, chosen=False, codes=codes,
+                             confidence=confidence, mse={"train": 0.1, "test": 0.2})
+    assert table is None
+    assert scores["all"]["cluster_sizes"] == [3, 3, 4] and scores["all"]["mean_confidence"] == 0.5
+    assert scores["test"]["n_samples"] == 4 and "accuracy_hungarian" not in scores["test"]
+    assert report_lines(scores)[0].startswith("test: cluster sizes [1, 1, 2], silhouette ")
+    refined, _ = evaluate(clusters, k={"train": 3, "test": 3, "all": 3}, chosen=False, codes=codes,
+                          confidence=confidence, before=clusters, mse={"train": 0.1, "test": 0.2})
+    # the clustering's confidence speaks of the assignments before refinement
+    assert "mean_confidence" not in refined["all"] and refined["before"]["all"]["mean_confidence"] == 0.5

@@ -1,4 +1,5 @@
-"""Score clusters against true labels: the train/test protocol's majority map and the all-images protocol."""
+"""Score clusters: against true labels, the train/test protocol (maps fitted on the training labels)
+and the all-images protocol; without labels, what needs none (rule `evaluate`)."""
 
 from __future__ import annotations
 
@@ -119,3 +120,98 @@ def label_free_scores(points: np.ndarray, clusters: np.ndarray, n_clusters: int,
     if confidence is not None:
         scores["mean_confidence"] = float(np.mean(confidence))
     return scores
+
+
+SPLITS = ("train", "test", "all")
+
+
+def protocol_scores(labels: dict[str, np.ndarray], clusters: dict[str, np.ndarray], *, n_classes: int,
+                    k: dict[str, int], chosen: bool) -> dict:
+    """Both protocols' scores of one set of assignments (`clusters` of train, test and all; `labels`
+    of train and test), with `k` clusters per split. A chosen k (`chosen`: n_clusters auto) may
+    differ from the number of classes: its scores name it, and the many-to-one accuracy that rises
+    with it, purity, in each split."""
+    labels = {**labels, "all": np.concatenate([labels["train"], labels["test"]])}
+    scores = cluster_scores(labels["train"], clusters["train"], labels["test"], clusters["test"], n_classes, k["train"])
+    scores["all"] = all_images_scores(labels["all"], clusters["all"], n_classes, k["all"])
+    if chosen:
+        fitted_on = {"train": "train", "test": "train", "all": "all"}  # the labels each map is fitted on
+        for split in SPLITS:
+            scores[split]["n_clusters"] = k[split]
+            scores[split]["purity"] = purity(labels[fitted_on[split]], clusters[fitted_on[split]], labels[split],
+                                             clusters[split], n_classes, k[split])
+    return scores
+
+
+def label_free_protocols(codes: dict[str, np.ndarray], clusters: dict[str, np.ndarray],
+                         confidence: dict[str, np.ndarray], *, k: dict[str, int], seed: int, chosen: bool) -> dict:
+    """label_free_scores of each split (`codes` of train and test; `confidence` where given)."""
+    codes = {**codes, "all": np.concatenate([codes["train"], codes["test"]])}
+    scores = {split: label_free_scores(codes[split], clusters[split], k[split], seed, confidence.get(split))
+              for split in SPLITS}
+    if chosen:
+        for split in SPLITS:
+            scores[split]["n_clusters"] = k[split]
+    return scores
+
+
+def evaluate(clusters: dict[str, np.ndarray], *, k: dict[str, int], chosen: bool, mse: dict[str, float],
+             labels: dict[str, np.ndarray] | None = None, n_classes: int | None = None,
+             codes: dict[str, np.ndarray] | None = None, confidence: dict[str, np.ndarray] | None = None,
+             before: dict[str, np.ndarray] | None = None, seed: int = 0) -> tuple[dict, np.ndarray | None]:
+    """Rule `evaluate`'s scores of a run's `clusters` (train, test, all) and its test contingency
+    table (true label x cluster; None without labels).
+
+    With `labels` (train and test): both protocols (protocol_scores), each split's contingency
+    table in it. Without: what needs none, among the `codes` (label_free_protocols). `before`, a
+    refined run's clustering before refinement, is scored too, under "before", so the
+    refinement's gain shows; the clustering's `confidence` speaks of those assignments, so with
+    `before` it is scored there only. `mse`: the reconstruction error of train and test."""
+    if labels is not None:
+        scores = protocol_scores(labels, clusters, n_classes=n_classes, k=k, chosen=chosen)
+        if before is not None:
+            scores["before"] = {split: score for split, score in
+                                protocol_scores(labels, before, n_classes=n_classes, k=k, chosen=chosen).items()
+                                if split in SPLITS}
+        tables = {split: contingency(labels[split], clusters[split], n_classes, k[split]) for split in ("train", "test")}
+        for split in ("train", "test"):
+            scores[split]["confusion_matrix"] = tables[split].tolist()  # rows: true label; columns: cluster
+        table = tables["test"]
+    else:
+        scores = label_free_protocols(codes, clusters, confidence if before is None else {}, k=k, seed=seed,
+                                      chosen=chosen)
+        if before is not None:
+            scores["before"] = label_free_protocols(codes, before, confidence, k=k, seed=seed, chosen=chosen)
+        table = None
+    for split in ("train", "test"):
+        scores[split]["reconstruction_mse"] = mse[split]
+    return scores, table
+
+
+def tidy_rows(scores: dict) -> list[dict]:
+    """metrics.json's numbers as (split, metric, value) rows."""
+    rows = [{"split": split, "metric": metric, "value": value}
+            for split in SPLITS for metric, value in scores[split].items()
+            if isinstance(value, (int, float)) and not isinstance(value, bool)]
+    if "majority_distinct_labels" in scores:
+        rows.append({"split": "train", "metric": "majority_distinct_labels",
+                     "value": scores["majority_distinct_labels"]})
+    return rows
+
+
+def report_lines(scores: dict) -> list[str]:
+    """The log lines that sum the scores up."""
+    if "majority_mapping" not in scores:  # no labels
+        return [f"{split}: cluster sizes {scores[split]['cluster_sizes']}, silhouette "
+                + ("undefined" if scores[split]["silhouette"] is None else f"{scores[split]['silhouette']:.4f}")
+                for split in ("test", "all")]
+    test, everything = scores["test"], scores["all"]
+    lines = [f"test: accuracy {test['accuracy_majority']:.4f} (majority map, {scores['majority_distinct_labels']} "
+             f"distinct labels), {test['accuracy_hungarian']:.4f} (Hungarian), NMI {test['nmi']:.4f}, "
+             f"ARI {test['ari']:.4f}",
+             f"all (fitted on train and test): Hungarian accuracy {everything['accuracy_hungarian']:.4f}, "
+             f"NMI {everything['nmi']:.4f}, ARI {everything['ari']:.4f}"]
+    if "before" in scores:
+        lines.append(f"before refinement: test accuracy {scores['before']['test']['accuracy_majority']:.4f} "
+                     f"(majority map), all: Hungarian accuracy {scores['before']['all']['accuracy_hungarian']:.4f}")
+    return lines

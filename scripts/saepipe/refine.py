@@ -318,3 +318,73 @@ def change_warnings(before: np.ndarray, after: np.ndarray, n_clusters: int, warn
     if empty:
         warnings.append(f"the refinement left cluster(s) {', '.join(map(str, empty))} of {n_clusters} empty")
     return warnings
+
+
+def moved_blocks(split: str, clusters: np.ndarray, points: np.ndarray | None, pixels: np.ndarray, *,
+                 n_clusters: int, blocks: dict[str, Any], seed: int, threads: int) -> np.ndarray:
+    """`split`'s clustering with its misplaced blocks moved (refine.move_blocks), one log line per
+    move; as it is when `points` (the clustering's own points) is None (move_blocks off)."""
+    from threadpoolctl import threadpool_limits
+
+    if points is None:
+        return clusters
+    components = block_components(blocks, n_clusters)
+    log.info("%s: looking for misplaced blocks among %d mixture components", split, components)
+    with threadpool_limits(threads):
+        moved, moves = move_blocks(clusters, points, pixels, n_clusters, components, blocks["neighbors"],
+                                   blocks["sample"], seed)
+    for move in moves or ["nothing moved"]:
+        log.info("%s: %s", split, move)
+    return moved
+
+
+def refine_split(split: str, images: np.ndarray, clusters: np.ndarray, confidence: np.ndarray,
+                 points: np.ndarray | None, *, n_clusters: int, settings: dict[str, Any], manifold: dict[str, Any],
+                 clustering: dict[str, Any], seed: int, threads: int, others: tuple[np.ndarray, ...] = ()
+                 ) -> SelfLabelled:
+    """One protocol's refinement of `clusters` (of `images`), logged: blocks moved (with `points`),
+    self-labelling, and with refine.recluster the classifier's features clustered again the
+    experiment's own way (`manifold`, `clustering`); `others` placed by the same steps. A warning
+    when it changed more than refine.warn_changed of the assignments or emptied a cluster."""
+    from threadpoolctl import threadpool_limits
+
+    log.info("%s: refining the clustering of %d images", split, len(images))
+    pixels = images.reshape(len(images), -1)
+    start = moved_blocks(split, clusters, points, pixels, n_clusters=n_clusters, blocks=settings["move_blocks"],
+                         seed=seed, threads=threads)
+    result = self_label(images, start, confidence, n_clusters, settings, seed, others,
+                        with_features=settings["recluster"])
+    if settings["recluster"]:
+        log.info("%s: clustering the classifier's features again (%s, then %s)", split, manifold["method"],
+                 clustering["method"])
+        with threadpool_limits(threads):
+            again, placed, moves = recluster(result.features[0], result.features[1:], result.clusters, manifold,
+                                             {**clustering, "n_clusters": n_clusters}, settings["move_blocks"], seed)
+        for move in moves or ["nothing moved"]:
+            log.info("%s: %s", split, move)
+        log.info("%s: found again, %.2f %% of the classifier's assignments changed", split,
+                 100 * changes(result.clusters, again, n_clusters)[0])
+        result = SelfLabelled(again, placed, result.trained_on, result.features)
+    log.info("%s: the refinement changed %.2f %% of the assignments", split,
+             100 * changes(clusters, result.clusters, n_clusters)[0])
+    for warning in change_warnings(clusters, result.clusters, n_clusters, settings["warn_changed"]):
+        log.warning("%s: %s", split, warning)
+    return result
+
+
+def refine_run(images: dict[str, np.ndarray], clusters: dict[str, np.ndarray], confidence: dict[str, np.ndarray],
+               points: dict[str, np.ndarray], *, k: dict[str, int], settings: dict[str, Any],
+               manifold: dict[str, Any], clustering: dict[str, Any], seed: int, threads: int) -> dict[str, np.ndarray]:
+    """Rule `refine`: both protocols kept apart. The train/test protocol refines the training
+    images' clustering (`clusters["train"]`) and places the test images by the same steps; the
+    all-images protocol refines the clustering of all images on all images. `images`: train and
+    test as (N, rows, cols, channels); `points`: each protocol's clustering points, or empty when
+    refine.move_blocks is off. Returns the refined train, test and all, and the masks of the
+    images each protocol's classifier trained on (train_mask, all_mask)."""
+    common = dict(settings=settings, manifold=manifold, clustering=clustering, seed=seed, threads=threads)
+    train = refine_split("train", images["train"], clusters["train"], confidence["train"], points.get("train"),
+                         n_clusters=k["train"], others=(images["test"],), **common)
+    everything = refine_split("all", np.concatenate([images["train"], images["test"]]), clusters["all"],
+                              confidence["all"], points.get("all"), n_clusters=k["all"], **common)
+    return {"train": train.clusters, "test": train.placed[0], "all": everything.clusters,
+            "train_mask": train.trained_on, "all_mask": everything.trained_on}
