@@ -263,3 +263,29 @@ def test_a_found_block_move_moves_new_images_of_that_block_too():
     assert (moves.apply(clusters, embedding) == labels).all()
     arriving = np.array([[10.0, 4.0], [10.1, 3.9], [10.0, 0.0], [0.0, 0.0]])
     assert moves.apply(np.array([1, 1, 1, 0]), arriving).tolist() == [2, 2, 1, 0]
+
+
+def test_refine_run_keeps_the_protocols_apart_and_places_the_test_images(separable, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="saepipe.refine")
+    """The train/test protocol refines the training images' clustering and places the test images;
+    the all-images protocol refines its own clustering of every image."""
+    from saepipe.refine import refine_run
+    from saepipe.training import seed_everything
+
+    images, labels, clusters, confidence = separable
+    seed_everything(0, threads=2)
+    # all-images clustering: the train/test one with its errors left in, so each protocol is seen
+    refined = refine_run({"train": images[:500], "test": images[500:]}, {"train": clusters[:500], "all": clusters},
+                         {"train": confidence[:500], "all": confidence}, {}, k={"train": N_CLASSES, "all": N_CLASSES},
+                         settings={**SETTINGS, "epochs": 4, "move_blocks": NO_BLOCKS}, manifold={"method": "none"},
+                         clustering=KMEANS, seed=0, threads=2)
+    assert [len(refined[split]) for split in ("train", "test", "all", "train_mask", "all_mask")] == [500, 100, 600,
+                                                                                                    500, 600]
+    assert accuracy(labels[:500], refined["train"]) > 0.95 and accuracy(labels[500:], refined["test"]) > 0.95
+    assert accuracy(labels, refined["all"]) > 0.95
+    logged = caplog.text
+    assert "train: refining the clustering of 500 images" in logged and "all: refining the clustering of 600" in logged
+    assert "train: the refinement changed" in logged  # a quarter was corrupted: more than warn_changed
+    assert "all: the refinement changed 2" in logged and "more than refine.warn_changed" in logged
