@@ -12,7 +12,7 @@ rule figures:
 rule plot_training_curves:
     input:
         history=per_run(PLAN.model_path, "history.csv"),
-        code=library("atomic", "counts", "data", "figures"),
+        code=library("atomic", "counts", "data", "figures", "plots"),
     output:
         figure_output("training_curves"),
     log:
@@ -33,7 +33,7 @@ rule plot_training_curves:
 use rule plot_training_curves as plot_reconstructions with:
     input:
         examples=per_run(PLAN.model_path, "embeddings", "reconstruction_examples.npz"),
-        code=library("atomic", "counts", "data", "figures"),
+        code=library("atomic", "counts", "data", "figures", "plots"),
     output:
         figure_output("reconstructions"),
     log:
@@ -46,7 +46,7 @@ use rule plot_training_curves as plot_centroids with:
     input:
         images=results(RUN, "clusters", "centroid_images.npy"),
         metrics=results(RUN, "metrics", "metrics.json"),
-        code=library("atomic", "counts", "data", "figures"),
+        code=library("atomic", "counts", "data", "figures", "plots"),
     output:
         figure_output("centroids"),
     log:
@@ -60,7 +60,7 @@ use rule plot_training_curves as plot_confusion_matrix with:
     input:
         confusion=results(RUN, "metrics", "confusion_matrix.tsv"),
         metrics=results(RUN, "metrics", "metrics.json"),
-        code=library("atomic", "counts", "data", "figures"),
+        code=library("atomic", "counts", "data", "figures", "plots"),
     output:
         figure_output("confusion_matrix"),
     log:
@@ -76,7 +76,7 @@ use rule plot_training_curves as plot_embedding_map with:
         codes=per_run(PLAN.model_path, "embeddings", "test.npy"),
         clusters=per_run(PLAN.assignments, "test"),
         test=results("data", "test.npz"),
-        code=library("atomic", "counts", "data", "figures"),
+        code=library("atomic", "counts", "data", "figures", "plots"),
     output:
         figure_output("embedding_map"),
     log:
@@ -99,7 +99,7 @@ use rule plot_training_curves as plot_embedding_map with:
 use rule plot_training_curves as plot_code_activations with:
     input:
         codes=per_run(PLAN.model_path, "embeddings", "test.npy"),
-        code=library("atomic", "counts", "data", "figures"),
+        code=library("atomic", "counts", "data", "figures", "plots"),
     output:
         figure_output("code_activations"),
     log:
@@ -115,7 +115,7 @@ use rule plot_training_curves as plot_refinement with:
         before=per_run(PLAN.clusters, "train"),
         after=results(RUN, "refined", "train.npy"),
         confident=results(RUN, "refined", "confident.npz"),
-        code=library("atomic", "counts", "data", "figures"),
+        code=library("atomic", "counts", "data", "figures", "plots"),
     output:
         figure_output("refinement"),
     log:
@@ -131,7 +131,7 @@ use rule plot_training_curves as plot_cluster_members with:
         unpack(per_run(PLAN.chosen_k)),
         train=results("data", "train.npz"),
         clusters=per_run(PLAN.assignments, "train"),
-        code=library("atomic", "counts", "data", "figures"),
+        code=library("atomic", "counts", "data", "figures", "plots"),
     output:
         figure_output("cluster_members"),
     log:
@@ -147,7 +147,7 @@ use rule plot_training_curves as plot_cluster_members with:
 use rule plot_training_curves as plot_k_choice with:
     input:
         table=per_run(PLAN.chosen_k_table),
-        code=library("atomic", "counts", "data", "figures"),
+        code=library("atomic", "counts", "data", "figures", "plots"),
     output:
         figure_output("k_choice"),
     log:

@@ -24,19 +24,7 @@ with logged_step(snakemake.log[0], native_stderr_to_log=True) as log:
     log.info("training on %d images, validating on %d", int((~is_val).sum()), int(is_val.sum()))
     precision = sae.resolve_precision(cfg["precision"], sae.cpu_flags(), gpus=len(training.gpu_names()))
     log.info("precision: %s (model.precision: %s)", precision, cfg["precision"])
-    sparsity = cfg["sparsity"]
-    autoencoder, _, _ = sae.build_autoencoder(
-        input_dim=x.shape[1],
-        hidden_units=cfg["hidden_units"],
-        embedding_dim=cfg["embedding_dim"],
-        activation=cfg["activation"],
-        embedding_activation=cfg["embedding_activation"],
-        sparsity=sparsity["kind"],
-        sparsity_weight=sparsity["weight"],
-        sparsity_target=sparsity["target"],
-        input_noise=cfg["input_noise"],
-        precision=precision,
-    )
+    autoencoder = sae.autoencoder_from_settings(cfg, x.shape[1], precision)
     settings = {"model": cfg, "seed": seed}
     # Fit on reconstruction MSE (plus the sparsity penalty), early-stopping on the validation loss.
     autoencoder, state = training.fit(

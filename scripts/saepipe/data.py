@@ -60,6 +60,20 @@ def validation_mask(n: int, fraction: float, seed: int) -> np.ndarray:
     return mask
 
 
+def model_arrays(images: np.ndarray, labels: np.ndarray | None, validation_fraction: float | None = None,
+                 seed: int = 0) -> dict[str, np.ndarray]:
+    """A split as rule `preprocess` writes it: `x` scaled and flattened, `y` (with labels), the
+    images' shape, and for the training split (`validation_fraction` given) `is_validation`. The
+    members in a fixed order (x, y, image_shape, is_validation): the archive's bytes depend on it."""
+    arrays = {"x": scale_and_flatten(images)}
+    if labels is not None:
+        arrays["y"] = labels
+    arrays["image_shape"] = list(images.shape[1:])
+    if validation_fraction is not None:
+        arrays["is_validation"] = validation_mask(len(images), validation_fraction, seed)
+    return arrays
+
+
 def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Every array of a .npz archive a step saved."""
     try:

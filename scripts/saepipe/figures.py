@@ -1,4 +1,5 @@
-"""The workflow's figures; each function takes arrays and writes one PNG."""
+"""The workflow's figures; each plot_* function takes arrays, writes one PNG and returns its Figure
+(closed: its axes, titles and labels can still be read, as the tests do)."""
 
 from __future__ import annotations
 
@@ -14,13 +15,14 @@ import numpy as np  # noqa: E402
 from .atomic import atomic_path  # noqa: E402
 
 
-def _save(fig: plt.Figure, path: str | os.PathLike) -> None:
+def _save(fig: plt.Figure, path: str | os.PathLike) -> plt.Figure:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, bbox_inches="tight")
     plt.close(fig)
+    return fig
 
 
-def plot_training_curves(history: dict[str, Sequence[float]], path: str | os.PathLike) -> None:
+def plot_training_curves(history: dict[str, Sequence[float]], path: str | os.PathLike) -> plt.Figure:
     """Training and validation loss per epoch (log scale)."""
     fig, ax = plt.subplots(figsize=(6, 4))
     for key in sorted(history):
@@ -33,7 +35,7 @@ def plot_training_curves(history: dict[str, Sequence[float]], path: str | os.Pat
     ax.grid(alpha=0.3)
     ax.legend()
     ax.set_title("Autoencoder training")
-    _save(fig, path)
+    return _save(fig, path)
 
 
 def draw_image(ax: plt.Axes, image: np.ndarray, image_shape: Sequence[int]) -> None:
@@ -53,10 +55,15 @@ def plot_image_rows(
     path: str | os.PathLike,
     column_titles: Sequence[str] | None = None,
     title: str = "",
-) -> None:
+) -> plt.Figure:
     """A grid of images: one row per array in `rows` (each (n, pixels))."""
     n_cols = max(1, *(len(r) for r in rows))
-    fig, axes = plt.subplots(len(rows), n_cols, figsize=(1.1 * n_cols, 1.25 * len(rows)), squeeze=False)
+    # Room for the title (inches) above the grid, and no more: however many rows, the grid
+    # starts right under it.
+    title_room = (0.3 if title else 0) + (0.2 if column_titles is not None else 0)
+    height = 1.25 * len(rows) + title_room
+    fig, axes = plt.subplots(len(rows), n_cols, figsize=(1.1 * n_cols, height), squeeze=False)
+    fig.subplots_adjust(top=1 - (title_room + 0.05) / height, bottom=0.05 / height)
     for r, (images, row_title) in enumerate(zip(rows, row_titles)):
         for c in range(n_cols):
             ax = axes[r, c]
@@ -70,8 +77,8 @@ def plot_image_rows(
                 ax.set_title(column_titles[c], fontsize=8)
         axes[r, 0].set_ylabel(row_title, fontsize=8)
     if title:
-        fig.suptitle(title, y=1.02 + 0.1 / len(rows))
-    _save(fig, path)
+        fig.suptitle(title, y=1 - 0.05 / height, va="top")
+    return _save(fig, path)
 
 
 def plot_confusion(
@@ -80,7 +87,7 @@ def plot_confusion(
     cluster_to_label: Sequence[int],
     path: str | os.PathLike,
     title: str = "",
-) -> None:
+) -> plt.Figure:
     """True label x cluster counts, clusters ordered by the label they map to."""
     mapping = np.asarray(cluster_to_label)
     order = np.argsort(np.where(mapping < 0, len(class_names), mapping), kind="stable")
@@ -101,7 +108,7 @@ def plot_confusion(
     ax.set_ylabel("true label")
     ax.set_title(title)
     fig.colorbar(im, ax=ax, shrink=0.8)
-    _save(fig, path)
+    return _save(fig, path)
 
 
 def embed_2d(codes: np.ndarray, method: str, seed: int) -> np.ndarray:
@@ -128,7 +135,7 @@ def plot_embedding_map(
     path: str | os.PathLike,
     method: str,
     clustering: str = "kmeans",
-) -> None:
+) -> plt.Figure:
     """The same 2-D map twice: coloured by cluster (of the `clustering` method), and by true
     label; once, by cluster, when there are no labels."""
     panels = [(clusters, f"{CLUSTERING_NAMES.get(clustering, clustering)} cluster")]
@@ -147,7 +154,7 @@ def plot_embedding_map(
         values = np.unique(colours)
         names = [class_names[v] if name == "true label" else f"c{v}" for v in values]
         ax.legend(handles, names, fontsize=7, markerscale=1.5, loc="best", ncol=2)
-    _save(fig, path)
+    return _save(fig, path)
 
 
 def member_sample(clusters: np.ndarray, n_clusters: int, n: int, seed: int) -> list[np.ndarray]:
@@ -161,13 +168,13 @@ def member_sample(clusters: np.ndarray, n_clusters: int, n: int, seed: int) -> l
 
 
 def plot_cluster_members(images: np.ndarray, clusters: np.ndarray, n_clusters: int, path: str | os.PathLike,
-                         n: int = 10, seed: int = 0) -> None:
+                         n: int = 10, seed: int = 0) -> plt.Figure:
     """A row of sample images per cluster, titled with the cluster's size: what the clusters hold,
     labels or not. `images` are (N, rows, cols[, 3])."""
     picked = member_sample(clusters, n_clusters, n, seed)
     sizes = np.bincount(np.asarray(clusters, dtype=np.int64), minlength=n_clusters)
     pixels = int(np.prod(images.shape[1:]))
-    plot_image_rows([images[index].reshape(len(index), pixels) for index in picked],
+    return plot_image_rows([images[index].reshape(len(index), pixels) for index in picked],
                     [f"c{c} ({sizes[c]})" for c in range(n_clusters)], images.shape[1:], path,
                     title=f"Members of each cluster (a sample of {n}; training images)")
 
@@ -181,7 +188,7 @@ def hoyer_sparsity(codes: np.ndarray) -> np.ndarray:
     return (np.sqrt(n) - ratio) / max(np.sqrt(n) - 1, 1e-12)
 
 
-def plot_code_activations(codes: np.ndarray, path: str | os.PathLike, zero_tol: float = 1e-3) -> None:
+def plot_code_activations(codes: np.ndarray, path: str | os.PathLike, zero_tol: float = 1e-3) -> plt.Figure:
     """How sparse the code really is: all activations, and per unit its mean |activation|."""
     near_zero = np.mean(np.abs(codes) <= zero_tol, axis=0)
     dead = int(np.sum(near_zero >= 0.999))
@@ -196,7 +203,7 @@ def plot_code_activations(codes: np.ndarray, path: str | os.PathLike, zero_tol: 
     axes[1].set_xlabel("code unit")
     axes[1].set_ylabel("mean |activation|")
     axes[1].set_title(f"per unit ({dead} of {codes.shape[1]} dead: always within {zero_tol:g} of 0)", fontsize=9)
-    _save(fig, path)
+    return _save(fig, path)
 
 
 def score_axis_floor(series: dict[str, tuple[np.ndarray, np.ndarray]]) -> float:
@@ -212,7 +219,7 @@ def plot_comparison(
     series: dict[str, tuple[np.ndarray, np.ndarray]],
     n_seeds: Sequence[int],
     path: str | os.PathLike,
-) -> None:
+) -> plt.Figure:
     """Grouped bars: one group per experiment, one bar per metric (label -> (means, stds)), with
     error bars of one standard deviation across seeds."""
     fig, ax = plt.subplots(figsize=(max(5, 1.8 * len(names) + 2), 4))
@@ -228,7 +235,7 @@ def plot_comparison(
     # below the axes, where it hides no bar
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=1, frameon=False)
     ax.set_title("Experiments compared (mean and std across seeds)")
-    _save(fig, path)
+    return _save(fig, path)
 
 
 def moved_examples(before: np.ndarray, after: np.ndarray, n: int, seed: int) -> np.ndarray:
@@ -247,7 +254,7 @@ def plot_refinement(
     path: str | os.PathLike,
     n_show: int = 40,
     seed: int = 0,
-) -> None:
+) -> plt.Figure:
     """What self-labelling did to the training images: a sample of the images it moved from one
     cluster to another (titled before -> after), and the share of each cluster selected as
     confident (the classifier trains on it, less a held-out part for early stopping)."""
@@ -276,14 +283,14 @@ def plot_refinement(
     changed = float(np.mean(before != after))
     fig.suptitle(f"Self-labelling on the training images: {100 * changed:.1f} % changed cluster "
                  f"({len(shown)} shown)", y=0.99)
-    _save(fig, path)
+    return _save(fig, path)
 
 
 # How each protocol is named in the figures that show both.
 PROTOCOL_NAMES = {"train": "train/test protocol (training points)", "all": "all-images protocol (all points)"}
 
 
-def plot_k_choice(table, path: str | os.PathLike) -> None:
+def plot_k_choice(table, path: str | os.PathLike) -> plt.Figure:
     """Each criterion of choose_k's table (one column each, not k, protocol or chosen) against k,
     one line per protocol, with the chosen k of each marked by a dashed line."""
     criteria = [c for c in table.columns if c not in ("k", "protocol", "chosen") and table[c].notna().any()]
@@ -305,4 +312,4 @@ def plot_k_choice(table, path: str | os.PathLike) -> None:
     axes[0][0].legend(fontsize=8)
     fig.suptitle(f"Choosing the number of clusters (dashed: chosen; {chosen})")
     fig.tight_layout()
-    _save(fig, path)
+    return _save(fig, path)

@@ -128,6 +128,18 @@ def build_autoencoder(
     return autoencoder, encoder, decoder
 
 
+def autoencoder_from_settings(model: dict[str, Any], input_dim: int, precision: str) -> keras.Model:
+    """build_autoencoder's autoencoder from a `model` config section, for images of `input_dim`
+    pixels, in `precision` (resolved: float32 or bfloat16)."""
+    sparsity = model["sparsity"]
+    autoencoder, _, _ = build_autoencoder(
+        input_dim, model["hidden_units"], model["embedding_dim"], activation=model["activation"],
+        embedding_activation=model["embedding_activation"], sparsity=sparsity["kind"],
+        sparsity_weight=sparsity["weight"], sparsity_target=sparsity["target"], input_noise=model["input_noise"],
+        precision=precision)
+    return autoencoder
+
+
 @keras.saving.register_keras_serializable(package="saepipe")
 class FusedAdam(keras.optimizers.Adam):
     """Keras' Adam with each weight's update as one TensorFlow kernel (`ResourceApplyAdam`, what

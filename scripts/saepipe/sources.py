@@ -17,6 +17,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .idx import load_image_label_pair, verify_md5
 from .logs import StepError
 
 FORMATS = ("idx", "npz", "folder")
@@ -340,3 +341,46 @@ def class_names(dataset: dict[str, Any]) -> list[str] | None:
         return list(dataset["class_names"])
     largest = max(int(y.max()) for y in labels if y is not None and len(y))
     return [str(c) for c in range(largest + 1)]
+
+
+def idx_splits(source: dict[str, Any], paths: Any, n_classes: int | None) -> tuple[Split, Split]:
+    """The IDX dataset's train and test splits from its four files (`paths`, by the files' keys),
+    each checked against its MD5 first: files placed by hand never went through the download's check."""
+    for key, md5 in source["md5"].items():
+        verify_md5(paths[key], md5)
+    splits = {}
+    for split in ("train", "test"):
+        images, labels = load_image_label_pair(paths[f"{split}_images"], paths[f"{split}_labels"], n_classes)
+        name = source["names"][f"{split}_images"]
+        splits[split] = Split(images, labels, [f"{name}[{i}]" for i in range(len(images))])
+    return splits["train"], splits["test"]
+
+
+def npz_splits(source: dict[str, Any], n_classes: int | None) -> tuple[Split, Split | None]:
+    train = read_npz_split(source["train"], n_classes)
+    test = read_npz_split(source["test"], n_classes) if source["test"] else None
+    if test is not None:
+        check_alike(train, test, source["train"], source["test"])
+    return train, test
+
+
+def folder_splits(source: dict[str, Any]) -> tuple[Split, Split | None]:
+    listings = {split: list_folder(source[split]) if source[split] else None for split in ("train", "test")}
+    # The workflow planned this run for the folder as it was at start-up; an image changed since
+    # then would be read without Snakemake knowing to rerun what follows.
+    for split, listing in listings.items():
+        if listing is not None:
+            if manifest_digest(manifest(listing), listing.classes) != source["digest"][split]:
+                raise DatasetError(f"{source[split]}: its images changed after the workflow started; "
+                                   "run Snakemake again")
+    return read_folder_splits(listings["train"], listings["test"], source["image_size"])
+
+
+def read_dataset(source: dict[str, Any], paths: Any, n_classes: int | None) -> tuple[Split, Split | None]:
+    """Rule `preprocess`'s dataset (`source`: plan's description of the dataset block) as its train
+    split and its test split (None where the dataset gives none). `paths`: the IDX files by key."""
+    if source["format"] == "idx":
+        return idx_splits(source, paths, n_classes)
+    if source["format"] == "npz":
+        return npz_splits(source, n_classes)
+    return folder_splits(source)
