@@ -16,8 +16,8 @@ with logged_step(snakemake.log[0]) as log, threadpool_limits(snakemake.threads):
     k = cluster_counts(settings["n_clusters"], inputs.get("chosen_k"))
 
     def fit(x, n_clusters):
-        return fit_clusters(x, settings["method"], n_clusters, settings["n_init"],
-                            settings["max_iter"], seed, settings["covariance_type"])
+        return fit_clusters(x, settings["method"], n_clusters, n_init=settings["n_init"],
+                            max_iter=settings["max_iter"], seed=seed, covariance_type=settings["covariance_type"])
 
     log.info("%s: fitting %d clusters on %d train points of %d dims",
              settings["method"], k["train"], *points["train"].shape)

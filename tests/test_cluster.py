@@ -22,14 +22,14 @@ def test_kmeans_separates_clear_blobs():
 
 def test_kmeans_is_deterministic_for_a_seed():
     x, _ = blobs()
-    a = fit_clusters(x, "kmeans", 3, 2, 100, seed=7).labels_
-    b = fit_clusters(x, "kmeans", 3, 2, 100, seed=7).labels_
+    a = fit_clusters(x, "kmeans", 3, n_init=2, max_iter=100, seed=7).labels_
+    b = fit_clusters(x, "kmeans", 3, n_init=2, max_iter=100, seed=7).labels_
     np.testing.assert_array_equal(a, b)
 
 
 def test_more_clusters_than_samples_is_a_clear_error():
     with pytest.raises(ValueError, match="n_clusters is 5 but there are only 3 training samples"):
-        fit_clusters(np.zeros((3, 2)), "kmeans", 5, 1, 10, 0)
+        fit_clusters(np.zeros((3, 2)), "kmeans", 5, n_init=1, max_iter=10, seed=0)
 
 
 def test_normalize_rows_gives_unit_length_and_keeps_zero_rows_finite():
@@ -57,7 +57,7 @@ def test_an_unknown_clustering_method_is_a_clear_error():
     from saepipe.cluster import fit_clusters
 
     with pytest.raises(ValueError, match="clustering.method is 'dbscan'; expected one of kmeans, gmm"):
-        fit_clusters(blobs()[0], "dbscan", 3, 1, 10, 0)
+        fit_clusters(blobs()[0], "dbscan", 3, n_init=1, max_iter=10, seed=0)
 
 
 def test_the_clustered_points_of_all_are_its_own_file_or_else_both_splits(tmp_path):

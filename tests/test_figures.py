@@ -102,12 +102,12 @@ def test_embedding_map_has_a_panel_by_cluster_and_one_by_label(tmp_path, rng, me
     points = figures.embed_2d(codes, method, seed=0)
     assert points.shape == (40, 2)
     fig = figures.plot_embedding_map(points, rng.integers(0, 3, 40), rng.integers(0, 3, 40), ["a", "b", "c"],
-                                     tmp_path / "e.png", method, clustering="gmm")
+                                     path=tmp_path / "e.png", method=method, clustering="gmm")
     assert_png(tmp_path / "e.png")
     assert [ax.get_title() for ax in panels(fig)] == [
         f"test embeddings ({method}), coloured by Gaussian-mixture cluster",
         f"test embeddings ({method}), coloured by true label"]
-    unlabelled = figures.plot_embedding_map(points, rng.integers(0, 3, 40), None, None, tmp_path / "u.png", method)
+    unlabelled = figures.plot_embedding_map(points, rng.integers(0, 3, 40), None, None, path=tmp_path / "u.png", method=method)
     assert len(panels(unlabelled)) == 1
 
 
@@ -148,7 +148,7 @@ def test_refinement_shows_the_moved_images_and_the_share_trained_on(tmp_path, rn
     before = np.arange(30) % 3
     after = before.copy()
     after[:5] = (after[:5] + 1) % 3
-    fig = figures.plot_refinement(images, before, after, np.arange(30) < 15, 3, tmp_path / "r.png")
+    fig = figures.plot_refinement(images, before, after, np.arange(30) < 15, n_clusters=3, path=tmp_path / "r.png")
     assert_png(tmp_path / "r.png")
     assert fig._suptitle.get_text().startswith("Self-labelling on the training images: 16.7 % changed")
     moved = [ax for ax in fig.axes if ax.images]

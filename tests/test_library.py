@@ -71,3 +71,22 @@ def test_training_is_shared_by_the_autoencoder_and_the_classifier():
     graph = import_graph(LIBRARY)
     assert "training" in graph["refine"] and "model" not in graph["refine"]
     assert "model" not in graph["checkpoint"] and "training" not in graph["checkpoint"]
+
+
+def test_no_script_is_over_60_lines():
+    """Scripts read the rule's files, call the library and write: the work is in the library."""
+    long = {path.name: n for path in (REPO / "scripts").glob("*.py")
+            if (n := len(path.read_text().splitlines())) > 60}
+    assert not long, f"scripts over 60 lines: {long}"
+
+
+def test_library_functions_take_at_most_four_settings_by_position():
+    """More than four, and the rest are keyword-only: a call names what it sets."""
+    crowded = []
+    for path in sorted(LIBRARY.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef) and not node.name.startswith("_"):
+                positional = [a.arg for a in node.args.posonlyargs + node.args.args if a.arg not in ("self", "cls")]
+                if len(positional) > 4:
+                    crowded.append(f"{path.stem}.{node.name}({', '.join(positional)})")
+    assert not crowded, f"more than four positional parameters: {crowded}"

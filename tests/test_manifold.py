@@ -24,7 +24,7 @@ def test_umap_keeps_separate_clusters_apart_and_is_deterministic_for_a_seed():
 
 def test_too_few_points_for_the_neighbourhood_is_a_clear_error():
     with pytest.raises(ValueError, match="manifold.n_neighbors is 20 but there are only 10 points"):
-        fit_umap(np.zeros((10, 3), np.float32), 2, 20, 0.0, "euclidean", 0)
+        fit_umap(np.zeros((10, 3), np.float32), n_components=2, n_neighbors=20, min_dist=0.0, metric="euclidean", seed=0)
 
 
 def test_umap_compiled_once_is_loaded_by_the_next_process_with_the_same_results(compiled_umap, tmp_path, capsys):

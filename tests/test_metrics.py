@@ -51,7 +51,7 @@ def test_maps_are_fitted_on_train_and_applied_to_test():
     train_clusters = np.array([1, 1, 0, 0])
     test_labels = np.array([0, 1])
     test_clusters = np.array([0, 1])  # the opposite of what train says: every test point is wrong
-    scores = cluster_scores(train_labels, train_clusters, test_labels, test_clusters, 2, 2)
+    scores = cluster_scores(train_labels, train_clusters, test_labels, test_clusters, n_classes=2, n_clusters=2)
     assert scores["train"]["accuracy_majority"] == 1.0
     assert scores["test"]["accuracy_majority"] == 0.0
     assert scores["test"]["accuracy_hungarian"] == 0.0
@@ -80,7 +80,7 @@ def test_with_more_clusters_than_classes_the_unmatched_clusters_images_are_error
     labels = np.array([0, 0, 0, 0, 1, 1, 1, 1])
     clusters = np.array([0, 0, 1, 1, 2, 2, 3, 3])
     assert all_images_scores(labels, clusters, 2, 4)["accuracy_hungarian"] == pytest.approx(0.5)
-    assert purity(labels, clusters, labels, clusters, 2, 4) == 1.0
+    assert purity(labels, clusters, labels, clusters, n_classes=2, n_clusters=4) == 1.0
 
 
 def test_with_fewer_clusters_than_classes_purity_and_hungarian_agree_on_the_merged_class():
@@ -91,7 +91,7 @@ def test_with_fewer_clusters_than_classes_purity_and_hungarian_agree_on_the_merg
     clusters = np.array([0, 0, 1, 1, 1, 1])
     hungarian = hungarian_mapping(labels, clusters, 3, 2)
     assert mapped_accuracy(labels, clusters, hungarian) == pytest.approx(4 / 6)
-    assert purity(labels, clusters, labels, clusters, 3, 2) == pytest.approx(4 / 6)
+    assert purity(labels, clusters, labels, clusters, n_classes=3, n_clusters=2) == pytest.approx(4 / 6)
 
 
 def test_purity_rises_with_k_to_one_cluster_per_image():
@@ -101,8 +101,8 @@ def test_purity_rises_with_k_to_one_cluster_per_image():
     labels = rng.integers(0, 3, 30)
     one_cluster = np.zeros(30, dtype=np.int64)
     singletons = np.arange(30)
-    assert purity(labels, one_cluster, labels, one_cluster, 3, 1) < 1.0
-    assert purity(labels, singletons, labels, singletons, 3, 30) == 1.0
+    assert purity(labels, one_cluster, labels, one_cluster, n_classes=3, n_clusters=1) < 1.0
+    assert purity(labels, singletons, labels, singletons, n_classes=3, n_clusters=30) == 1.0
 
 
 def tiny_run():

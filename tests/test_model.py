@@ -140,7 +140,7 @@ def stroke(shape=(4, 12, 10, 1)):
 @pytest.mark.parametrize("shape", [(4, 12, 10, 1), (3, 9, 14, 3)])
 def test_random_affine_moves_each_image_as_its_seed_says_and_keeps_its_ink(shape):
     flat = stroke(shape)
-    moved = lambda seed: sae.random_affine(flat, shape[1:], 0.2, 0.05, seed).numpy()  # noqa: E731
+    moved = lambda seed: sae.random_affine(flat, shape[1:], shift=0.2, rotation=0.05, seed=seed).numpy()  # noqa: E731
     first = moved([1, 2])
     assert first.shape == flat.shape
     np.testing.assert_array_equal(first, moved([1, 2]))
@@ -152,13 +152,13 @@ def test_random_affine_moves_each_image_as_its_seed_says_and_keeps_its_ink(shape
 
 def test_random_affine_with_no_shift_or_rotation_is_the_image_and_the_augmenter_is_off():
     flat = stroke()
-    np.testing.assert_array_equal(sae.random_affine(flat, (12, 10, 1), 0.0, 0.0, [0, 0]).numpy(), flat)
+    np.testing.assert_array_equal(sae.random_affine(flat, (12, 10, 1), shift=0.0, rotation=0.0, seed=[0, 0]).numpy(), flat)
     assert sae.affine_augmenter((12, 10, 1), 0.0, 0.0) is None
 
 
 def test_a_shift_moves_the_image_by_that_share_of_its_size_at_most():
     flat = stroke((64, 12, 10, 1))
-    moved = sae.random_affine(flat, (12, 10, 1), 0.2, 0.0, [5, 6]).numpy().reshape(64, 12, 10)
+    moved = sae.random_affine(flat, (12, 10, 1), shift=0.2, rotation=0.0, seed=[5, 6]).numpy().reshape(64, 12, 10)
     columns = (moved * np.arange(10)).sum(axis=(1, 2)) / moved.sum(axis=(1, 2))
     rows = (moved * np.arange(12)[:, None]).sum(axis=(1, 2)) / moved.sum(axis=(1, 2))
     # the bar's centre is at column 4.5, row 5.5; up to 2 columns and 2.4 rows each way

@@ -75,7 +75,7 @@ def refined(separable, with_features=False, **settings):
 
     images, _, clusters, confidence = separable
     seed_everything(0, threads=2)
-    result = self_label(images[:500], clusters[:500], confidence[:500], N_CLASSES, {**SETTINGS, **settings},
+    result = self_label(images[:500], clusters[:500], confidence[:500], n_clusters=N_CLASSES, settings={**SETTINGS, **settings},
                         seed=0, others=(images[500:],), with_features=with_features)
     return result.clusters, result.placed, result.trained_on, result.features
 
@@ -114,7 +114,7 @@ def test_the_classifier_trains_to_the_same_weights_for_a_seed(separable):
     weights = []
     for _ in range(2):
         seed_everything(3, threads=2)
-        _, snapshots = fit_classifier(images[:200], clusters[:200], N_CLASSES, {**SETTINGS, "epochs": 2}, seed=3)
+        _, snapshots = fit_classifier(images[:200], clusters[:200], N_CLASSES, settings={**SETTINGS, "epochs": 2}, seed=3)
         weights.append(b"".join(w.tobytes() for snapshot in snapshots for w in snapshot))
     assert weights[0] == weights[1]
 
@@ -126,7 +126,7 @@ def test_images_are_placed_by_the_mean_of_the_snapshots_probabilities(separable)
     images, _, clusters, _ = separable
     seed_everything(3, threads=2)
     classifier, snapshots = fit_classifier(images[:200], clusters[:200], N_CLASSES,
-                                           {**SETTINGS, "epochs": 3, "patience": 3, "snapshots": 2}, seed=3)
+                                           settings={**SETTINGS, "epochs": 3, "patience": 3, "snapshots": 2}, seed=3)
     assert len(snapshots) == 2
     alone = [predict(classifier, [weights], images[200:]) for weights in snapshots]
     assert not np.allclose(alone[0], alone[1])  # two epochs' classifiers, not one twice
@@ -144,7 +144,7 @@ def test_label_smoothing_keeps_the_classifier_from_certainty_on_its_targets(sepa
     for smoothing in (0.0, 0.5):
         seed_everything(3, threads=2)
         classifier, snapshots = fit_classifier(images[:200], labels[:200], N_CLASSES,
-                                               {**SETTINGS, "label_smoothing": smoothing}, seed=3)
+                                               settings={**SETTINGS, "label_smoothing": smoothing}, seed=3)
         confidence[smoothing] = predict(classifier, snapshots, images[:200]).max(axis=1).mean()
     assert confidence[0.0] > 0.9
     assert confidence[0.5] < 0.75
@@ -171,16 +171,16 @@ def test_a_block_of_one_class_inside_another_cluster_is_moved_whole_to_its_own()
     from saepipe.refine import move_blocks
 
     labels, pixels, embedding, clusters, rng = misplaced_block()
-    moved, moves = move_blocks(clusters, embedding, pixels, 3, n_components=5, n_neighbors=5, n_sample=300, seed=0)
+    moved, moves = move_blocks(clusters, embedding, pixels, n_clusters=3, n_components=5, n_neighbors=5, n_sample=300, seed=0)
     assert (moved == labels).all()
     assert moves == [moves[0]] and moves[0].startswith("moved 60 images from cluster 1 to 2:")
     # the same seed, the same moves
-    again, _ = move_blocks(clusters, embedding, pixels, 3, n_components=5, n_neighbors=5, n_sample=300, seed=0)
+    again, _ = move_blocks(clusters, embedding, pixels, n_clusters=3, n_components=5, n_neighbors=5, n_sample=300, seed=0)
     assert again.tobytes() == moved.tobytes()
     # a clustering with nothing misplaced is left as it is
     centres = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
-    untouched, moves = move_blocks(labels, centres[labels] + rng.normal(0, 0.5, (len(labels), 2)), pixels, 3, 5, 5,
-                                   300, 0)
+    untouched, moves = move_blocks(labels, centres[labels] + rng.normal(0, 0.5, (len(labels), 2)), pixels, n_clusters=3, n_components=5, n_neighbors=5,
+                                   n_sample=300, seed=0)
     assert (untouched == labels).all() and moves == []
 
 
@@ -188,7 +188,7 @@ def test_more_mixture_components_than_images_is_a_clear_error():
     from saepipe.refine import move_blocks
 
     with pytest.raises(ValueError, match="refine.move_blocks asks for 8 mixture components but there are only 6"):
-        move_blocks(np.zeros(6, dtype=int), np.zeros((6, 2)), np.zeros((6, 4)), 4, 8, 2, 6, 0)
+        move_blocks(np.zeros(6, dtype=int), np.zeros((6, 2)), np.zeros((6, 4)), n_clusters=4, n_components=8, n_neighbors=2, n_sample=6, seed=0)
 
 
 def test_a_block_whose_neighbours_are_split_between_clusters_stays_where_it_is():
@@ -206,7 +206,7 @@ def test_a_block_whose_neighbours_are_split_between_clusters_stays_where_it_is()
     embedding[block] = [10.0, 4.0] + rng.normal(0, 0.3, (len(block), 2))
     clusters = labels.copy()
     clusters[block] = 1
-    moved, moves = move_blocks(clusters, embedding, pixels, 4, n_components=6, n_neighbors=5, n_sample=600, seed=0)
+    moved, moves = move_blocks(clusters, embedding, pixels, n_clusters=4, n_components=6, n_neighbors=5, n_sample=600, seed=0)
     assert moves == [] and (moved == clusters).all()
 
 
@@ -228,8 +228,8 @@ def test_the_classifier_features_cluster_again_into_its_classes_with_the_cluster
     _, labels, _, _ = separable
     out, (placed,), _, (train_features, test_features) = refined(separable, with_features=True)
     assert train_features.shape == (500, 128) and test_features.shape == (100, 128)
-    again, (again_test,), moves = recluster(train_features, [test_features], out, {"method": "none"}, KMEANS,
-                                            NO_BLOCKS, seed=0)
+    again, (again_test,), moves = recluster(train_features, [test_features], out, manifold={"method": "none"}, clustering=KMEANS,
+                                            blocks=NO_BLOCKS, seed=0)
     assert moves == []
     assert accuracy(labels[:500], again) > 0.95 and accuracy(labels[500:], again_test) > 0.95
     assert np.mean(again == out) > 0.95 and np.mean(again_test == placed) > 0.95  # the classifier's ids
@@ -241,7 +241,7 @@ def test_reclustering_through_umap_is_seeded_and_places_the_test_images_with_the
     out, _, _, (train_features, test_features) = refined(separable, with_features=True)
     manifold = {"method": "umap", "n_components": 3, "n_neighbors": 30, "min_dist": 0.0, "metric": "euclidean"}
     blocks = {"components_per_cluster": 2, "neighbors": 5, "sample": 500}
-    runs = [recluster(train_features, [test_features], out, manifold, {**KMEANS, "method": "gmm"}, blocks, seed=0)
+    runs = [recluster(train_features, [test_features], out, manifold=manifold, clustering={**KMEANS, "method": "gmm"}, blocks=blocks, seed=0)
             for _ in range(2)]
     (again, (again_test,), moves), (repeat, (repeat_test,), moves_again) = runs
     assert moves == moves_again
@@ -257,7 +257,7 @@ def test_a_found_block_move_moves_new_images_of_that_block_too():
     from saepipe.refine import find_block_moves
 
     labels, pixels, embedding, clusters, _ = misplaced_block()
-    moves = find_block_moves(clusters, embedding, pixels, 3, n_components=5, n_neighbors=5, n_sample=300, seed=0,
+    moves = find_block_moves(clusters, embedding, pixels, n_clusters=3, n_components=5, n_neighbors=5, n_sample=300, seed=0,
                              space="the test's pixels")
     assert moves.lines[0].startswith("moved 60 images from cluster 1 to 2: ") and "the test's pixels" in moves.lines[0]
     assert (moves.apply(clusters, embedding) == labels).all()

@@ -16,7 +16,7 @@ def fit_clusters(
     x: np.ndarray,
     method: str,
     n_clusters: int,
-    n_init: int,
+    *, n_init: int,
     max_iter: int,
     seed: int,
     covariance_type: str = "full",

@@ -78,7 +78,7 @@ def fetch_file(
     remote: RemoteFile,
     mirror: str,
     dest_dir: Path,
-    timeout: float,
+    *, timeout: float,
     retries: int,
     retry_wait: float = 1.0,
 ) -> Path:
@@ -106,7 +106,7 @@ def fetch_dataset(
     files: list[RemoteFile],
     mirrors: list[str],
     dest_dir: str | os.PathLike,
-    timeout: float,
+    *, timeout: float,
     retries: int,
     base_dir: str | os.PathLike = ".",
     retry_wait: float = 1.0,
@@ -150,7 +150,7 @@ def _fetch_from_first_good(
                      remote.name, mirror)
         started = time.monotonic()
         try:
-            path = fetch_file(remote, mirror, dest, timeout, retries, retry_wait)
+            path = fetch_file(remote, mirror, dest, timeout=timeout, retries=retries, retry_wait=retry_wait)
         except (OSError, ValueError) as err:
             failed[mirror] = _describe(err) if not isinstance(err, ChecksumError) else str(err)
             log.warning("%s: mirror %s failed: %s", remote.name, mirror, failed[mirror])

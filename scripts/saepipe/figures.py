@@ -53,7 +53,7 @@ def plot_image_rows(
     row_titles: Sequence[str],
     image_shape: Sequence[int],
     path: str | os.PathLike,
-    column_titles: Sequence[str] | None = None,
+    *, column_titles: Sequence[str] | None = None,
     title: str = "",
 ) -> plt.Figure:
     """A grid of images: one row per array in `rows` (each (n, pixels))."""
@@ -86,7 +86,7 @@ def plot_confusion(
     class_names: Sequence[str],
     cluster_to_label: Sequence[int],
     path: str | os.PathLike,
-    title: str = "",
+    *, title: str = "",
 ) -> plt.Figure:
     """True label x cluster counts, clusters ordered by the label they map to."""
     mapping = np.asarray(cluster_to_label)
@@ -132,7 +132,7 @@ def plot_embedding_map(
     clusters: np.ndarray,
     labels: np.ndarray | None,
     class_names: Sequence[str] | None,
-    path: str | os.PathLike,
+    *, path: str | os.PathLike,
     method: str,
     clustering: str = "kmeans",
 ) -> plt.Figure:
@@ -168,7 +168,7 @@ def member_sample(clusters: np.ndarray, n_clusters: int, n: int, seed: int) -> l
 
 
 def plot_cluster_members(images: np.ndarray, clusters: np.ndarray, n_clusters: int, path: str | os.PathLike,
-                         n: int = 10, seed: int = 0) -> plt.Figure:
+                         *, n: int = 10, seed: int = 0) -> plt.Figure:
     """A row of sample images per cluster, titled with the cluster's size: what the clusters hold,
     labels or not. `images` are (N, rows, cols[, 3])."""
     picked = member_sample(clusters, n_clusters, n, seed)
@@ -250,7 +250,7 @@ def plot_refinement(
     before: np.ndarray,
     after: np.ndarray,
     confident: np.ndarray,
-    n_clusters: int,
+    *, n_clusters: int,
     path: str | os.PathLike,
     n_show: int = 40,
     seed: int = 0,

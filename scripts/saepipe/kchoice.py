@@ -68,8 +68,8 @@ def criteria(points: np.ndarray, clustering: Mapping[str, Any], k: int, seed: in
     rng = np.random.default_rng([seed, k])
 
     def fit(x: np.ndarray):
-        return fit_clusters(x, clustering["method"], k, STARTS, clustering["max_iter"], int(rng.integers(2**31)),
-                            clustering["covariance_type"])
+        return fit_clusters(x, clustering["method"], k, n_init=STARTS, max_iter=clustering["max_iter"],
+                            seed=int(rng.integers(2**31)), covariance_type=clustering["covariance_type"])
 
     strengths, stabilities = [], []
     for pair in range(pair_count(len(points))):

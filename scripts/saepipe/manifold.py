@@ -35,7 +35,7 @@ def cache_compiled_code(folder: str | os.PathLike) -> int:
     return cached
 
 
-def fit_umap(x: np.ndarray, n_components: int, n_neighbors: int, min_dist: float, metric: str, seed: int):
+def fit_umap(x: np.ndarray, *, n_components: int, n_neighbors: int, min_dist: float, metric: str, seed: int):
     """A fitted umap.UMAP. A fixed random_state makes UMAP deterministic (and single-threaded)."""
     import umap
 

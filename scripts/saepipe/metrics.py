@@ -42,7 +42,7 @@ def mapped_accuracy(labels: np.ndarray, clusters: np.ndarray, mapping: np.ndarra
 
 
 def purity(fit_labels: np.ndarray, fit_clusters: np.ndarray, labels: np.ndarray, clusters: np.ndarray,
-           n_classes: int, n_clusters: int) -> float:
+           *, n_classes: int, n_clusters: int) -> float:
     """The many-to-one accuracy: each cluster named by its most frequent label among
     (`fit_labels`, `fit_clusters`), then applied to (`labels`, `clusters`). Any number of
     clusters may share a label, so it rises with the number of clusters (one per image scores
@@ -67,7 +67,7 @@ def cluster_scores(
     train_clusters: np.ndarray,
     test_labels: np.ndarray,
     test_clusters: np.ndarray,
-    n_classes: int,
+    *, n_classes: int,
     n_clusters: int,
 ) -> dict:
     """All clustering metrics. Both maps are fitted on the training labels only, then applied to test."""
@@ -106,7 +106,7 @@ def silhouette(points: np.ndarray, clusters: np.ndarray, seed: int, sample: int 
     return float(silhouette_score(points, clusters, sample_size=size, random_state=seed))
 
 
-def label_free_scores(points: np.ndarray, clusters: np.ndarray, n_clusters: int, seed: int,
+def label_free_scores(points: np.ndarray, clusters: np.ndarray, n_clusters: int, *, seed: int,
                       confidence: np.ndarray | None = None) -> dict:
     """What can be said of a clustering without labels: its size, each cluster's size, the
     silhouette score of the clusters among `points` (the codes), and the clustering's own mean
@@ -132,14 +132,15 @@ def protocol_scores(labels: dict[str, np.ndarray], clusters: dict[str, np.ndarra
     differ from the number of classes: its scores name it, and the many-to-one accuracy that rises
     with it, purity, in each split."""
     labels = {**labels, "all": np.concatenate([labels["train"], labels["test"]])}
-    scores = cluster_scores(labels["train"], clusters["train"], labels["test"], clusters["test"], n_classes, k["train"])
+    scores = cluster_scores(labels["train"], clusters["train"], labels["test"], clusters["test"], n_classes=n_classes,
+                            n_clusters=k["train"])
     scores["all"] = all_images_scores(labels["all"], clusters["all"], n_classes, k["all"])
     if chosen:
         fitted_on = {"train": "train", "test": "train", "all": "all"}  # the labels each map is fitted on
         for split in SPLITS:
             scores[split]["n_clusters"] = k[split]
             scores[split]["purity"] = purity(labels[fitted_on[split]], clusters[fitted_on[split]], labels[split],
-                                             clusters[split], n_classes, k[split])
+                                             clusters[split], n_classes=n_classes, n_clusters=k[split])
     return scores
 
 
@@ -147,8 +148,8 @@ def label_free_protocols(codes: dict[str, np.ndarray], clusters: dict[str, np.nd
                          confidence: dict[str, np.ndarray], *, k: dict[str, int], seed: int, chosen: bool) -> dict:
     """label_free_scores of each split (`codes` of train and test; `confidence` where given)."""
     codes = {**codes, "all": np.concatenate([codes["train"], codes["test"]])}
-    scores = {split: label_free_scores(codes[split], clusters[split], k[split], seed, confidence.get(split))
-              for split in SPLITS}
+    scores = {split: label_free_scores(codes[split], clusters[split], k[split], seed=seed,
+                                       confidence=confidence.get(split)) for split in SPLITS}
     if chosen:
         for split in SPLITS:
             scores[split]["n_clusters"] = k[split]
@@ -173,7 +174,8 @@ def evaluate(clusters: dict[str, np.ndarray], *, k: dict[str, int], chosen: bool
             scores["before"] = {split: score for split, score in
                                 protocol_scores(labels, before, n_classes=n_classes, k=k, chosen=chosen).items()
                                 if split in SPLITS}
-        tables = {split: contingency(labels[split], clusters[split], n_classes, k[split]) for split in ("train", "test")}
+        tables = {split: contingency(labels[split], clusters[split], n_classes, k[split])
+                  for split in ("train", "test")}
         for split in ("train", "test"):
             scores[split]["confusion_matrix"] = tables[split].tolist()  # rows: true label; columns: cluster
         table = tables["test"]

@@ -194,7 +194,7 @@ def decoder_of(autoencoder: keras.Model) -> keras.Model:
     return autoencoder.get_layer("decoder")
 
 
-def random_affine(flat: Any, image_shape: Sequence[int], shift: float, rotation: float, seed: Any) -> Any:
+def random_affine(flat: Any, image_shape: Sequence[int], *, shift: float, rotation: float, seed: Any) -> Any:
     """Each image of a batch of flattened images (B, pixels) shifted by up to `shift` of its size
     and rotated by up to `rotation` of a turn about its centre, each way, bilinearly, the pixels
     shifted in from outside 0. Drawn with stateless random ops from `seed` (two integers), so
@@ -225,7 +225,7 @@ def affine_augmenter(image_shape: Sequence[int], shift: float, rotation: float) 
     """`augment` for training.fit: random_affine with these amounts, or None when both are 0."""
     if shift == 0 and rotation == 0:
         return None
-    return lambda flat, seed: random_affine(flat, image_shape, shift, rotation, seed)
+    return lambda flat, seed: random_affine(flat, image_shape, shift=shift, rotation=rotation, seed=seed)
 
 
 def encode(autoencoder: keras.Model, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:

@@ -52,7 +52,7 @@ def embedding_map(inputs: Any, params: Any, output: str) -> Any:
     sample = np.sort(rng.permutation(len(codes))[: params.n_points])
     points = figures.embed_2d(codes[sample], params.method, params.seed)
     return figures.plot_embedding_map(points, clusters[sample], None if labels is None else labels[sample],
-                               params.class_names, output, params.method, params.clustering)
+                               params.class_names, path=output, method=params.method, clustering=params.clustering)
 
 
 def cluster_members(inputs: Any, params: Any, output: str) -> Any:
@@ -60,7 +60,7 @@ def cluster_members(inputs: Any, params: Any, output: str) -> Any:
     images = train["x"].reshape(-1, *(int(v) for v in train["image_shape"]))
     n_clusters = cluster_counts(params.n_clusters, inputs.get("chosen_k"))["train"]
     return figures.plot_cluster_members(images, load_npy(inputs.clusters), n_clusters, output,
-                                 params.n_examples, params.seed)
+                                 n=params.n_examples, seed=params.seed)
 
 
 def code_activations(inputs: Any, params: Any, output: str) -> Any:
@@ -72,7 +72,7 @@ def refinement(inputs: Any, params: Any, output: str) -> Any:
     images = train["x"].reshape(-1, *(int(v) for v in train["image_shape"]))
     n_clusters = cluster_counts(params.n_clusters, inputs.get("chosen_k"))["train"]
     return figures.plot_refinement(images, load_npy(inputs.before), load_npy(inputs.after),
-                            load_npz(inputs.confident)["train"], n_clusters, output, seed=params.seed)
+                            load_npz(inputs.confident)["train"], n_clusters=n_clusters, path=output, seed=params.seed)
 
 
 def k_choice(inputs: Any, params: Any, output: str) -> Any:

@@ -42,7 +42,7 @@ class BlockMoves:
         return moved
 
 
-def find_block_moves(clusters: np.ndarray, embedding: np.ndarray, neighbour_space: np.ndarray, n_clusters: int,
+def find_block_moves(clusters: np.ndarray, embedding: np.ndarray, neighbour_space: np.ndarray, *, n_clusters: int,
                      n_components: int, n_neighbors: int, n_sample: int, seed: int,
                      space: str = "pixel space") -> BlockMoves:
     """Whole blocks that a clustering put in the wrong cluster, and where each goes.
@@ -98,11 +98,12 @@ def block_components(blocks: dict[str, Any], n_clusters: int) -> int:
     return max(1, round(blocks["components_per_cluster"] * n_clusters))
 
 
-def move_blocks(clusters: np.ndarray, embedding: np.ndarray, pixels: np.ndarray, n_clusters: int,
+def move_blocks(clusters: np.ndarray, embedding: np.ndarray, pixels: np.ndarray, *, n_clusters: int,
                 n_components: int, n_neighbors: int, n_sample: int, seed: int) -> tuple[np.ndarray, list[str]]:
     """The clustering with the blocks find_block_moves finds by pixel-space neighbours moved,
     and one line per move."""
-    moves = find_block_moves(clusters, embedding, pixels, n_clusters, n_components, n_neighbors, n_sample, seed)
+    moves = find_block_moves(clusters, embedding, pixels, n_clusters=n_clusters, n_components=n_components,
+                             n_neighbors=n_neighbors, n_sample=n_sample, seed=seed)
     return moves.apply(clusters, embedding), moves.lines
 
 
@@ -181,7 +182,7 @@ def best_epochs(losses: list[float], count: int) -> list[int]:
     return sorted(range(len(losses)), key=lambda epoch: (losses[epoch], epoch))[:count]
 
 
-def fit_classifier(images: np.ndarray, targets: np.ndarray, n_clusters: int, settings: dict[str, Any],
+def fit_classifier(images: np.ndarray, targets: np.ndarray, n_clusters: int, *, settings: dict[str, Any],
                    seed: int) -> tuple[keras.Model, list[list[np.ndarray]]]:
     """Train on (images, cluster ids); early-stop on a held-out share of them. The classifier and
     the weights of its `settings["snapshots"]` best epochs by held-out loss, best first (`predict`
@@ -234,7 +235,7 @@ class SelfLabelled:
     features: list[np.ndarray]
 
 
-def self_label(images: np.ndarray, clusters: np.ndarray, confidence: np.ndarray, n_clusters: int,
+def self_label(images: np.ndarray, clusters: np.ndarray, confidence: np.ndarray, *, n_clusters: int,
                settings: dict[str, Any], seed: int, others: tuple[np.ndarray, ...] = (),
                with_features: bool = False) -> SelfLabelled:
     """Refine the clusters of `images` and place each array in `others` by the same classifier.
@@ -249,7 +250,8 @@ def self_label(images: np.ndarray, clusters: np.ndarray, confidence: np.ndarray,
             first_mask = mask
         log.info("round %d/%d: training on %d of %d images (%.1f %%)", round_ + 1, settings["rounds"],
                  int(mask.sum()), len(mask), 100 * mask.mean())
-        classifier, snapshots = fit_classifier(images[mask], targets[mask], n_clusters, settings, seed + round_)
+        classifier, snapshots = fit_classifier(images[mask], targets[mask], n_clusters, settings=settings,
+                                               seed=seed + round_)
         probabilities = predict(classifier, snapshots, images)
         targets, scores = probabilities.argmax(axis=1).astype(np.int64), probabilities.max(axis=1)
     placed = [predict(classifier, snapshots, x).argmax(axis=1).astype(np.int64) for x in others]
@@ -257,7 +259,7 @@ def self_label(images: np.ndarray, clusters: np.ndarray, confidence: np.ndarray,
     return SelfLabelled(targets, placed, first_mask, hidden)
 
 
-def recluster(fit: np.ndarray, others: list[np.ndarray], reference: np.ndarray, manifold: dict[str, Any],
+def recluster(fit: np.ndarray, others: list[np.ndarray], reference: np.ndarray, *, manifold: dict[str, Any],
               clustering: dict[str, Any], blocks: dict[str, Any], seed: int
               ) -> tuple[np.ndarray, list[np.ndarray], list[str]]:
     """The clusters of the classifier's features `fit` found afresh, the experiment's own way (its
@@ -277,21 +279,22 @@ def recluster(fit: np.ndarray, others: list[np.ndarray], reference: np.ndarray, 
 
     points = [fit, *others]
     if manifold["method"] == "umap":
-        reducer = fit_umap(fit, manifold["n_components"], manifold["n_neighbors"], manifold["min_dist"],
-                           manifold["metric"], seed)
+        reducer = fit_umap(fit, n_components=manifold["n_components"], n_neighbors=manifold["n_neighbors"],
+                           min_dist=manifold["min_dist"], metric=manifold["metric"], seed=seed)
         points = [reducer.embedding_, *[reducer.transform(x) for x in others]]
     if clustering["normalize"]:
         points = [normalize_rows(x) for x in points]
     n_clusters = clustering["n_clusters"]
-    model = fit_clusters(points[0], clustering["method"], n_clusters, clustering["n_init"],
-                         clustering["max_iter"], seed, clustering["covariance_type"])
+    model = fit_clusters(points[0], clustering["method"], n_clusters, n_init=clustering["n_init"],
+                         max_iter=clustering["max_iter"], seed=seed, covariance_type=clustering["covariance_type"])
     found = [model.predict(x).astype(np.int64) for x in points]
     rename = hungarian_mapping(reference, found[0], n_clusters, n_clusters)
     found = [rename[x] for x in found]
     lines = []
     if blocks["components_per_cluster"]:
-        moves = find_block_moves(found[0], points[0], fit, n_clusters, block_components(blocks, n_clusters),
-                                 blocks["neighbors"], blocks["sample"], seed, space="the classifier's features")
+        moves = find_block_moves(found[0], points[0], fit, n_clusters=n_clusters,
+                                 n_components=block_components(blocks, n_clusters), n_neighbors=blocks["neighbors"],
+                                 n_sample=blocks["sample"], seed=seed, space="the classifier's features")
         found, lines = [moves.apply(x, p) for x, p in zip(found, points)], moves.lines
     return found[0], found[1:], lines
 
@@ -331,15 +334,15 @@ def moved_blocks(split: str, clusters: np.ndarray, points: np.ndarray | None, pi
     components = block_components(blocks, n_clusters)
     log.info("%s: looking for misplaced blocks among %d mixture components", split, components)
     with threadpool_limits(threads):
-        moved, moves = move_blocks(clusters, points, pixels, n_clusters, components, blocks["neighbors"],
-                                   blocks["sample"], seed)
+        moved, moves = move_blocks(clusters, points, pixels, n_clusters=n_clusters, n_components=components,
+                                   n_neighbors=blocks["neighbors"], n_sample=blocks["sample"], seed=seed)
     for move in moves or ["nothing moved"]:
         log.info("%s: %s", split, move)
     return moved
 
 
-def refine_split(split: str, images: np.ndarray, clusters: np.ndarray, confidence: np.ndarray,
-                 points: np.ndarray | None, *, n_clusters: int, settings: dict[str, Any], manifold: dict[str, Any],
+def refine_split(split: str, images: np.ndarray, clusters: np.ndarray, confidence: np.ndarray, *,
+                 points: np.ndarray | None, n_clusters: int, settings: dict[str, Any], manifold: dict[str, Any],
                  clustering: dict[str, Any], seed: int, threads: int, others: tuple[np.ndarray, ...] = ()
                  ) -> SelfLabelled:
     """One protocol's refinement of `clusters` (of `images`), logged: blocks moved (with `points`),
@@ -352,14 +355,15 @@ def refine_split(split: str, images: np.ndarray, clusters: np.ndarray, confidenc
     pixels = images.reshape(len(images), -1)
     start = moved_blocks(split, clusters, points, pixels, n_clusters=n_clusters, blocks=settings["move_blocks"],
                          seed=seed, threads=threads)
-    result = self_label(images, start, confidence, n_clusters, settings, seed, others,
+    result = self_label(images, start, confidence, n_clusters=n_clusters, settings=settings, seed=seed, others=others,
                         with_features=settings["recluster"])
     if settings["recluster"]:
         log.info("%s: clustering the classifier's features again (%s, then %s)", split, manifold["method"],
                  clustering["method"])
         with threadpool_limits(threads):
-            again, placed, moves = recluster(result.features[0], result.features[1:], result.clusters, manifold,
-                                             {**clustering, "n_clusters": n_clusters}, settings["move_blocks"], seed)
+            again, placed, moves = recluster(result.features[0], result.features[1:], result.clusters,
+                                             manifold=manifold, clustering={**clustering, "n_clusters": n_clusters},
+                                             blocks=settings["move_blocks"], seed=seed)
         for move in moves or ["nothing moved"]:
             log.info("%s: %s", split, move)
         log.info("%s: found again, %.2f %% of the classifier's assignments changed", split,
@@ -382,9 +386,9 @@ def refine_run(images: dict[str, np.ndarray], clusters: dict[str, np.ndarray], c
     refine.move_blocks is off. Returns the refined train, test and all, and the masks of the
     images each protocol's classifier trained on (train_mask, all_mask)."""
     common = dict(settings=settings, manifold=manifold, clustering=clustering, seed=seed, threads=threads)
-    train = refine_split("train", images["train"], clusters["train"], confidence["train"], points.get("train"),
+    train = refine_split("train", images["train"], clusters["train"], confidence["train"], points=points.get("train"),
                          n_clusters=k["train"], others=(images["test"],), **common)
     everything = refine_split("all", np.concatenate([images["train"], images["test"]]), clusters["all"],
-                              confidence["all"], points.get("all"), n_clusters=k["all"], **common)
+                              confidence["all"], points=points.get("all"), n_clusters=k["all"], **common)
     return {"train": train.clusters, "test": train.placed[0], "all": everything.clusters,
             "train_mask": train.trained_on, "all_mask": everything.trained_on}

@@ -57,7 +57,7 @@ def epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
     return np.random.default_rng([seed, epoch]).permutation(n)
 
 
-def batches(x: Any, order: np.ndarray, batch_size: int, y: Any = None, augment: Any = None) -> Any:
+def batches(x: Any, order: np.ndarray, batch_size: int, *, y: Any = None, augment: Any = None) -> Any:
     """(input, target) batches of `x` (a tensor) in `order`, gathered inside TensorFlow: the
     targets are `y`'s rows, or the inputs themselves when `y` is None (an autoencoder).
     `augment(batch, index)`, if given, replaces each batch of inputs (and, for an autoencoder,
@@ -140,7 +140,7 @@ def fit_epochs(model: keras.Model, x: Any, y: Any, *, validation: Any, batch_siz
         epoch_augment = None
         if augment is not None:
             epoch_augment = lambda b, i, epoch=epoch: augment(b, [seed * 100_003 + epoch, i])  # noqa: E731
-        fitted = model.fit(batches(x, epoch_order(seed, epoch, len(x)), batch_size, y, epoch_augment),
+        fitted = model.fit(batches(x, epoch_order(seed, epoch, len(x)), batch_size, y=y, augment=epoch_augment),
                            validation_data=validation,
                            initial_epoch=epoch, epochs=epoch + 1, shuffle=False, verbose=0)
         logs = {key: values[-1] for key, values in fitted.history.items()}
@@ -151,7 +151,8 @@ def fit_epochs(model: keras.Model, x: Any, y: Any, *, validation: Any, batch_siz
             checkpoints.save(model, stopping.state, improved)
         if after_epoch is not None:
             after_epoch(epoch, logs)
-        log.info("%s %d/%d %s", name, epoch + 1, epochs, " ".join(f"{k}={v:.{digits}f}" for k, v in sorted(logs.items())))
+        values = " ".join(f"{key}={value:.{digits}f}" for key, value in sorted(logs.items()))
+        log.info("%s %d/%d %s", name, epoch + 1, epochs, values)
         epoch += 1
 
 
