@@ -1,5 +1,6 @@
-# mnist-sae-pipeline: raw IDX files -> autoencoder -> embeddings -> (UMAP) -> clusters -> metrics,
-# figures, for every experiment and seed in config.yaml, and a summary comparing them.
+# mnist-sae-pipeline: a dataset's raw images (IDX files, an .npz archive or a folder of images) ->
+# autoencoder -> embeddings -> (UMAP) -> clusters -> metrics, figures, for every experiment and
+# seed in config.yaml, and a summary comparing them.
 # Each stage lives in rules/<stage>.smk; the config's validation and the bindings of the
 # workflow's decisions (scripts/saepipe/plan.py) to Snakemake in rules/common.smk.
 

@@ -124,7 +124,10 @@ def build_autoencoder(
         outputs = keras.layers.Activation(output_activation, name="reconstruction_activation", dtype="float32")(h)
     decoder = keras.Model(code_in, outputs, name="decoder")
 
-    autoencoder = keras.Model(inputs, decoder(encoder(inputs)), name="sparse_autoencoder")
+    # Named for what it is: N2D's plain autoencoder has no sparsity penalty.
+    sparse = sparsity_regularizer(sparsity, sparsity_weight, sparsity_target) is not None
+    name = "sparse_autoencoder" if sparse else "autoencoder"
+    autoencoder = keras.Model(inputs, decoder(encoder(inputs)), name=name)
     return autoencoder, encoder, decoder
 
 
