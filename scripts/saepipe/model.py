@@ -218,9 +218,8 @@ def random_affine(flat: Any, image_shape: Sequence[int], *, shift: float, rotati
     zeros = tf.zeros_like(angle)
     transforms = tf.stack([cos, sin, cx - cos * (cx + dx) - sin * (cy + dy),
                            -sin, cos, cy + sin * (cx + dx) - cos * (cy + dy), zeros, zeros], axis=1)
-    moved = tf.raw_ops.ImageProjectiveTransformV3(
-        images=images, transforms=transforms, output_shape=tf.constant([rows, cols]), fill_value=0.0,
-        interpolation="BILINEAR", fill_mode="CONSTANT")
+    moved = keras.ops.image.affine_transform(images, transforms, interpolation="bilinear", fill_mode="constant",
+                                             fill_value=0, data_format="channels_last")
     return tf.reshape(moved, tf.shape(flat))
 
 
