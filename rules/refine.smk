@@ -15,6 +15,7 @@ rule refine:
         all_confidence=per_run(PLAN.clusters, "all", confidence=True),
         code=library(
             "atomic",
+            "augment",
             "checkpoint",
             "cluster",
             "counts",

@@ -3,7 +3,7 @@
 rule train:
     input:
         train=results("data", "train.npz"),
-        code=library("atomic", "checkpoint", "data", "model", "training"),
+        code=library("atomic", "augment", "checkpoint", "data", "model", "training"),
     output:
         model=results(MODEL, "autoencoder.keras"),
         history=results(MODEL, "history.csv"),

@@ -5,6 +5,7 @@ import pandas as pd
 
 from saepipe import job_threads
 from saepipe.atomic import atomic_path, save_json
+from saepipe.augment import augmenter
 from saepipe.data import image_dims, load_npz
 from saepipe.logs import logged_step
 
@@ -39,7 +40,7 @@ with logged_step(snakemake.log[0], native_stderr_to_log=True) as log:
         seed=seed,
         checkpoint_dir=snakemake.params.checkpoint_dir,
         fingerprint=fingerprint(settings, snakemake.input.train),
-        augment=sae.affine_augmenter(image_dims(data["image_shape"]), **cfg["augment"]),
+        augment=augmenter(image_dims(data["image_shape"]), **cfg["augment"]),
     )
     with atomic_path(snakemake.output.history) as tmp:
         frame = pd.DataFrame(state.history)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from saepipe import checkpoint
+from saepipe.augment import augmenter
 from conftest import fit_autoencoder
 from saepipe import model as sae
 from saepipe import training
@@ -78,7 +79,7 @@ def test_a_run_resumed_after_any_epoch_is_the_run_never_interrupted_byte_for_byt
 
 def test_a_run_on_moved_copies_resumed_is_the_run_never_interrupted_byte_for_byte(tmp_path):
     # each epoch's copies are drawn from the seed, the epoch and the batch, not from a state
-    augment = sae.affine_augmenter((4, 4, 1), 0.25, 0.1)
+    augment = augmenter((4, 4, 1), shift=0.25, rotation=0.1)
     uninterrupted, expected = train(tmp_path / "whole", epochs=4, augment=augment)
     train(tmp_path / "cut", epochs=2, augment=augment)
     resumed, history = train(tmp_path / "cut", epochs=4, augment=augment)

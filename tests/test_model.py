@@ -5,6 +5,7 @@ import pytest
 from conftest import fit_autoencoder
 from saepipe import model as sae
 from saepipe import training
+from saepipe.augment import augmenter
 from saepipe.data import DamagedInput
 
 
@@ -137,35 +138,6 @@ def stroke(shape=(4, 12, 10, 1)):
     return images.reshape(len(images), -1)
 
 
-@pytest.mark.parametrize("shape", [(4, 12, 10, 1), (3, 9, 14, 3)])
-def test_random_affine_moves_each_image_as_its_seed_says_and_keeps_its_ink(shape):
-    flat = stroke(shape)
-    moved = lambda seed: sae.random_affine(flat, shape[1:], shift=0.2, rotation=0.05, seed=seed).numpy()  # noqa: E731
-    first = moved([1, 2])
-    assert first.shape == flat.shape
-    np.testing.assert_array_equal(first, moved([1, 2]))
-    assert np.abs(first - moved([1, 3])).max() > 0.5
-    assert np.abs(first - flat).max(axis=1).min() > 0  # every image moved
-    # a small move keeps the bar inside the image: its ink, to interpolation's rounding
-    np.testing.assert_allclose(first.sum(axis=1), flat.sum(axis=1), rtol=0.05)
-
-
-def test_random_affine_with_no_shift_or_rotation_is_the_image_and_the_augmenter_is_off():
-    flat = stroke()
-    np.testing.assert_array_equal(sae.random_affine(flat, (12, 10, 1), shift=0.0, rotation=0.0, seed=[0, 0]).numpy(), flat)
-    assert sae.affine_augmenter((12, 10, 1), 0.0, 0.0) is None
-
-
-def test_a_shift_moves_the_image_by_that_share_of_its_size_at_most():
-    flat = stroke((64, 12, 10, 1))
-    moved = sae.random_affine(flat, (12, 10, 1), shift=0.2, rotation=0.0, seed=[5, 6]).numpy().reshape(64, 12, 10)
-    columns = (moved * np.arange(10)).sum(axis=(1, 2)) / moved.sum(axis=(1, 2))
-    rows = (moved * np.arange(12)[:, None]).sum(axis=(1, 2)) / moved.sum(axis=(1, 2))
-    # the bar's centre is at column 4.5, row 5.5; up to 2 columns and 2.4 rows each way
-    assert np.all(np.abs(columns - 4.5) <= 2.0 + 1e-4) and np.all(np.abs(rows - 5.5) <= 2.4 + 1e-4)
-    assert np.ptp(columns) > 2 and np.ptp(rows) > 2
-
-
 def test_training_on_moved_copies_is_deterministic_for_a_seed_and_not_the_plain_training():
     x = stroke((64, 4, 4, 1)) * np.random.default_rng(6).random((64, 16)).astype("float32")
 
@@ -176,7 +148,7 @@ def test_training_on_moved_copies_is_deterministic_for_a_seed_and_not_the_plain_
                                         batch_size=16, epochs=3, patience=0, seed=2, augment=augment)
         return history, sae.encode(autoencoder, x)
 
-    augment = sae.affine_augmenter((4, 4, 1), 0.25, 0.1)
+    augment = augmenter((4, 4, 1), shift=0.25, rotation=0.1)
     (h1, codes1), (h2, codes2), (h3, codes3) = run(augment), run(augment), run(None)
     np.testing.assert_array_equal(codes1, codes2)
     assert h1 == h2 and h1["loss"] != h3["loss"]

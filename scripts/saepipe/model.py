@@ -197,39 +197,6 @@ def decoder_of(autoencoder: keras.Model) -> keras.Model:
     return autoencoder.get_layer("decoder")
 
 
-def random_affine(flat: Any, image_shape: Sequence[int], *, shift: float, rotation: float, seed: Any) -> Any:
-    """Each image of a batch of flattened images (B, pixels) shifted by up to `shift` of its size
-    and rotated by up to `rotation` of a turn about its centre, each way, bilinearly, the pixels
-    shifted in from outside 0. Drawn with stateless random ops from `seed` (two integers), so
-    the same seed gives the same copies whatever ran before (a resumed training included)."""
-    import tensorflow as tf
-
-    rows, cols, channels = (int(v) for v in image_shape)
-    images = tf.reshape(flat, [-1, rows, cols, channels])
-    n = tf.shape(images)[0]
-    seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 3)
-    angle = tf.random.stateless_uniform([n], seeds[0], -rotation, rotation) * (2 * np.pi)
-    dx = tf.random.stateless_uniform([n], seeds[1], -shift, shift) * cols
-    dy = tf.random.stateless_uniform([n], seeds[2], -shift, shift) * rows
-    # The transform maps each output pixel to the input pixel it is read from: the inverse of
-    # "rotate about the centre, then shift".
-    cos, sin = tf.cos(angle), tf.sin(angle)
-    cx, cy = (cols - 1) / 2, (rows - 1) / 2
-    zeros = tf.zeros_like(angle)
-    transforms = tf.stack([cos, sin, cx - cos * (cx + dx) - sin * (cy + dy),
-                           -sin, cos, cy + sin * (cx + dx) - cos * (cy + dy), zeros, zeros], axis=1)
-    moved = keras.ops.image.affine_transform(images, transforms, interpolation="bilinear", fill_mode="constant",
-                                             fill_value=0, data_format="channels_last")
-    return tf.reshape(moved, tf.shape(flat))
-
-
-def affine_augmenter(image_shape: Sequence[int], shift: float, rotation: float) -> Any:
-    """`augment` for training.fit: random_affine with these amounts, or None when both are 0."""
-    if shift == 0 and rotation == 0:
-        return None
-    return lambda flat, seed: random_affine(flat, image_shape, shift=shift, rotation=rotation, seed=seed)
-
-
 def encode(autoencoder: keras.Model, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
     return encoder_of(autoencoder).predict(x, batch_size=batch_size, verbose=0)
 

@@ -20,6 +20,7 @@ import numpy as np
 from .data import image_dims, validation_mask
 from .logs import StepError
 from . import training
+from .augment import augmenter
 
 log = logging.getLogger(__name__)
 
@@ -150,24 +151,16 @@ def conv_blocks(rows: int, cols: int) -> int:
 FEATURES = "features"
 
 
-def build_classifier(image_shape: tuple[int, int, int], n_clusters: int, augment: dict[str, float],
-                     seed: int) -> keras.Model:
-    """Augmentation (active in training only), conv blocks (32, 64, 128... filters) as deep as
-    the image size allows, a dense layer, softmax. The augmentation's amounts are shares of the
-    image's size (and of a turn), so they scale with it."""
+def build_classifier(image_shape: tuple[int, int, int], n_clusters: int, seed: int) -> keras.Model:
+    """Conv blocks (32, 64, 128... filters) as deep as the image size allows, a dense layer,
+    softmax. It trains on augmented copies of its images (augment.random_affine), made as the
+    batches are drawn."""
     layers = keras.layers
-    augmentation = [
-        layers.RandomTranslation(augment["shift"], augment["shift"], fill_mode="constant", seed=seed),
-        layers.RandomRotation(augment["rotation"], fill_mode="constant", seed=seed + 1),
-        layers.RandomZoom(augment["zoom"], fill_mode="constant", seed=seed + 2),
-    ]
-    amounts = (augment["shift"], augment["rotation"], augment["zoom"])
     convolutions = []
     for block in range(conv_blocks(image_shape[0], image_shape[1])):
         convolutions += [layers.Conv2D(32 * 2**block, 3, activation="relu"), layers.MaxPooling2D()]
     return keras.Sequential([
         keras.Input(tuple(image_shape)),
-        *[layer for layer, amount in zip(augmentation, amounts) if amount > 0],
         *convolutions,
         layers.Flatten(),
         layers.Dense(128, activation="relu", name=FEATURES),
@@ -188,7 +181,7 @@ def fit_classifier(images: np.ndarray, targets: np.ndarray, n_clusters: int, *, 
     the weights of its `settings["snapshots"]` best epochs by held-out loss, best first (`predict`
     puts them in the classifier in turn). One progress line per epoch."""
     held_out = validation_mask(len(images), settings["validation_fraction"], seed)
-    classifier = build_classifier(images.shape[1:], n_clusters, settings["augment"], seed)
+    classifier = build_classifier(images.shape[1:], n_clusters, seed)
     # Smoothed one-hot targets: a cluster id near a border is not sure, and a classifier that
     # must not reach probability 1 on its targets follows fewer of the clustering's errors.
     loss = keras.losses.CategoricalCrossentropy(label_smoothing=settings["label_smoothing"])
@@ -199,6 +192,9 @@ def fit_classifier(images: np.ndarray, targets: np.ndarray, n_clusters: int, *, 
         optimizer=keras.optimizers.Adam(settings["learning_rate"]), loss=loss, metrics=["accuracy"],
         batch_size=settings["batch_size"], epochs=settings["epochs"], patience=settings["patience"], seed=seed,
         validation_batch_size=1024, name="classifier epoch", digits=4,
+        # Shifted, turned and zoomed copies; the amounts are shares of the image's size (and of a
+        # turn), so they scale with it.
+        augment=augmenter(images.shape[1:], **settings["augment"]),
         after_epoch=lambda epoch, logs: weights.append(classifier.get_weights()))
     kept = best_epochs(state.history["val_loss"], settings["snapshots"])
     log.info("placing images with the average of epoch(s) %s, the lowest held-out loss first",
