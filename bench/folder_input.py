@@ -31,7 +31,9 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
+sys.path.insert(0, str(REPO / "bench"))
 
+import benchmark  # noqa: E402
 from saepipe.idx import md5_of_content, read_idx  # noqa: E402
 
 IDX_FILES = {"train_images": "train-images-idx3-ubyte.gz", "train_labels": "train-labels-idx1-ubyte.gz",
@@ -63,14 +65,7 @@ def snakemake(workdir: Path, config: dict, cores: int, *args: str) -> float:
     """Write `config` into `workdir`, run snakemake there; return its wall time in seconds."""
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory",
-               str(workdir), "--configfile", str(workdir / "config.yaml"), "--cores", str(cores), *args]
-    started = time.perf_counter()
-    result = subprocess.run(command, capture_output=True, text=True)
-    elapsed = time.perf_counter() - started
-    if result.returncode != 0:
-        sys.exit(f"snakemake {' '.join(args)} failed in {workdir}:\n{result.stderr[-5000:]}")
-    return elapsed
+    return benchmark.snakemake(workdir, ["--cores", str(cores)], *args)
 
 
 def preprocess_targets(name: str) -> list[str]:

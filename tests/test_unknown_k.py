@@ -9,15 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import (
-    balanced_labels,
-    class_images,
-    planned_rules,
-    run_dir,
-    snakemake,
-    with_compiled_umap,
-    write_config,
-)
+import conftest
+from conftest import planned_rules, run_dir, snakemake, write_config
 
 UMAP = {"method": "umap", "n_components": 3, "n_neighbors": 10}
 AUTO = {"method": "gmm", "normalize": False, "n_init": 2, "n_clusters": "auto", "k_range": [2, 6]}
@@ -32,8 +25,8 @@ N_IMAGES = 300
 
 def write_npz(path, n: int, shape=(12, 12)):
     """Labelled images of four kinds of bar, as an .npz archive."""
-    labels = balanced_labels(n, 5)
-    np.savez(path, x=class_images(labels, shape, 5), y=labels)
+    labels = conftest.balanced_labels(n, 5)
+    np.savez(path, x=conftest.class_images(labels, shape, 5), y=labels)
     return path
 
 
@@ -53,7 +46,7 @@ def npz_config(npz, **overrides) -> dict:
 @pytest.fixture(scope="module")
 def auto_run(tmp_path_factory, compiled_umap):
     workdir = tmp_path_factory.mktemp("unknown-k")
-    with_compiled_umap(workdir, compiled_umap)
+    conftest.with_compiled_umap(workdir, compiled_umap)
     write_config(workdir, npz_config(write_npz(workdir / "bars.npz", N_IMAGES)))
     planned = planned_rules(workdir)
     snakemake(workdir, "--cores", "2")
