@@ -143,7 +143,7 @@ def autoencoder_weights(model: dict, input_dim: int) -> int:
     return 2 * encoder
 
 
-LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) INFO saepipe\.model: epoch \d+/", re.M)
+LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) INFO saepipe\.(?:model|training): epoch \d+/", re.M)
 
 
 def training_rates(workdir: Path, dataset: str, jobs: pd.DataFrame, input_dim: int = 784) -> pd.DataFrame:
@@ -222,6 +222,16 @@ def versions() -> dict:
             "scikit-learn": version("scikit-learn"), "umap-learn": version("umap-learn")}
 
 
+def logged_wall_time(workdir: Path) -> float:
+    """The wall time of the first Snakemake run in `workdir`, from its log's "Elapsed time" line."""
+    first = sorted((workdir / ".snakemake" / "log").glob("*.snakemake.log"))[0]
+    match = re.search(r"^Elapsed time: (?:(\d+) days?, )?(\d+):(\d\d):(\d\d(?:\.\d+)?)$", first.read_text(), re.M)
+    if match is None:
+        sys.exit(f"{first}: no 'Elapsed time' line: the run did not finish")
+    days, hours, minutes, seconds = match.groups()
+    return int(days or 0) * 86400 + int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+
+
 def run_records(summary: pd.DataFrame) -> list[dict]:
     """summary.csv's rows for the JSON record, a step a run did not have as null (not NaN, which
     JSON has no word for)."""
@@ -258,19 +268,26 @@ def main() -> None:
     parser.add_argument("--train-threads", type=int, default=TRAIN_THREADS,
                         help="a train job's threads (snakemake --set-threads train=N; make run gives the CPUs, 2 to 4)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary workdir")
+    parser.add_argument("--workdir", type=Path,
+                        help="finish the record of a run this script made there and could not report (kept, not "
+                        "run again: its whole-run time is the one Snakemake logged)")
     parser.add_argument("--json", type=Path, help="also write the record (runs, timings, machine, versions) here, "
                         "e.g. bench/records/mnist.json, for bench/results_page.py")
     args = parser.parse_args()
 
-    workdir = Path(tempfile.mkdtemp(prefix="sae-bench-"))
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="sae-bench-"))
     config = bench_config(args.configfile, args.experiments, args.seeds, args.mirror)
-    (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    dataset = config["dataset"]["name"]
     options = run_options(args.cores, args.train_threads)
-    print(f"running {', '.join(args.experiments)} x seeds {args.seeds} in {workdir}: snakemake {' '.join(options)} ...",
-          flush=True)
-
-    timings = {"whole run s": snakemake(workdir, options)}
+    dataset = config["dataset"]["name"]
+    if args.workdir:
+        if yaml.safe_load((workdir / "config.yaml").read_text()) != config:
+            sys.exit(f"{workdir}/config.yaml is not the config these options give")
+        timings = {"whole run s": logged_wall_time(workdir)}
+    else:
+        (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+        print(f"running {', '.join(args.experiments)} x seeds {args.seeds} in {workdir}: "
+              f"snakemake {' '.join(options)} ...", flush=True)
+        timings = {"whole run s": snakemake(workdir, options)}
     jobs = job_benchmarks(workdir, dataset)  # the whole run's jobs, before any rerun below
     timings.update(core_use(jobs, timings["whole run s"]))
     # measured now, with the machine to itself, as the train jobs had it
@@ -289,7 +306,7 @@ def main() -> None:
         timings["  / whole run"] = change["metrics_s"] / timings["whole run s"]
         timings[f"new n_init ({kmeans[0]}): all s"] = change["all_s"]
         timings["  / whole run "] = change["all_s"] / timings["whole run s"]
-    if not args.keep:
+    if not args.keep and not args.workdir:
         subprocess.run(["rm", "-rf", str(workdir)], check=True)
     print_report(summary, memory, timings)
     print_rates(rates, peak, threads)
