@@ -5,7 +5,6 @@ import pandas as pd
 
 from saepipe import job_threads
 from saepipe.atomic import atomic_path, save_json
-from saepipe.augment import augmenter
 from saepipe.data import image_dims, load_npz
 from saepipe.logs import logged_step
 
@@ -13,6 +12,7 @@ with logged_step(snakemake.log[0], native_stderr_to_log=True) as log:
     # Imported here, where what TensorFlow prints as it starts goes to the log (see logged_step).
     from saepipe import model as sae
     from saepipe import training
+    from saepipe.augment import augmenter
     from saepipe.checkpoint import discard, fingerprint
 
     training.log_devices()
