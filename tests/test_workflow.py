@@ -239,8 +239,8 @@ def test_tensorflow_start_up_chatter_goes_to_the_step_logs_not_the_console(tmp_p
     native = [line for line in console.splitlines()
               if line[:1] in "IWEF" and line[1:5].isdigit() or "absl::InitializeLog" in line]
     assert native == []
-    assert "INFO saepipe.model: TensorFlow " in console  # the step's own lines still reach it
+    assert "INFO saepipe.training: TensorFlow " in console  # the step's own lines still reach it
     for step in ("train", "embed"):
         log = (the_model_dir(tmp_path, under="logs") / f"{step}.log").read_text()
-        assert "INFO saepipe.model: TensorFlow " in log
+        assert "INFO saepipe.training: TensorFlow " in log
         assert any(line[:1] in "IWE" and line[1:5].isdigit() for line in log.splitlines()), log[:2000]
