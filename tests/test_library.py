@@ -19,7 +19,7 @@ def library_imports(path: Path) -> set[str]:
             found |= {node.module.split(".")[1]} if "." in node.module else {alias.name for alias in node.names}
         elif isinstance(node, ast.Import):
             found |= {alias.name.split(".")[1] for alias in node.names if alias.name.startswith("saepipe.")}
-    return {name for name in found if (LIBRARY / f"{name}.py").exists()}
+    return {name for name in found if (path.parent / f"{name}.py").exists()}
 
 
 def import_graph(folder: Path) -> dict[str, set[str]]:
@@ -56,14 +56,9 @@ def test_the_cycle_finder_sees_a_cycle_through_a_third_module_and_inside_a_funct
     (tmp_path / "a.py").write_text("from .b import f\n")
     (tmp_path / "b.py").write_text("def f():\n    from . import c\n")
     (tmp_path / "c.py").write_text("from saepipe.a import g\n")
-    global LIBRARY
-    library, LIBRARY = LIBRARY, tmp_path
-    try:
-        assert find_cycle(import_graph(tmp_path)) == ["a", "b", "c", "a"]
-        (tmp_path / "c.py").write_text("import numpy\n")
-        assert find_cycle(import_graph(tmp_path)) is None
-    finally:
-        LIBRARY = library
+    assert find_cycle(import_graph(tmp_path)) == ["a", "b", "c", "a"]
+    (tmp_path / "c.py").write_text("import numpy\n")
+    assert find_cycle(import_graph(tmp_path)) is None
 
 
 def test_training_is_shared_by_the_autoencoder_and_the_classifier():

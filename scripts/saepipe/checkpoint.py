@@ -1,5 +1,6 @@
-"""Resumable training's files (training.fit writes and reads them): after each epoch, the model (with its optimizer state), the history so far
-and the early-stopping state go to a side folder; a restarted job resumes from there.
+"""Resumable training's files, which training.fit writes and reads: after each epoch, the model
+(with its optimizer state), the history so far and the early-stopping state go to a side folder;
+a restarted job resumes from there.
 
 A checkpoint is only resumed under the settings it was made with: its fingerprint (a hash of the
 model settings, the seed and the training data) must match, or it is discarded. It is only

@@ -332,9 +332,14 @@ def moved_blocks(split: str, clusters: np.ndarray, points: np.ndarray | None, pi
     with threadpool_limits(threads):
         moved, moves = move_blocks(clusters, points, pixels, n_clusters=n_clusters, n_components=components,
                                    n_neighbors=blocks["neighbors"], n_sample=blocks["sample"], seed=seed)
+    log_moves(split, moves)
+    return moved
+
+
+def log_moves(split: str, moves: list[str]) -> None:
+    """One log line per block moved in `split`, or one saying nothing moved."""
     for move in moves or ["nothing moved"]:
         log.info("%s: %s", split, move)
-    return moved
 
 
 def refine_split(split: str, images: np.ndarray, clusters: np.ndarray, confidence: np.ndarray, *,
@@ -360,8 +365,7 @@ def refine_split(split: str, images: np.ndarray, clusters: np.ndarray, confidenc
             again, placed, moves = recluster(result.features[0], result.features[1:], result.clusters,
                                              manifold=manifold, clustering={**clustering, "n_clusters": n_clusters},
                                              blocks=settings["move_blocks"], seed=seed)
-        for move in moves or ["nothing moved"]:
-            log.info("%s: %s", split, move)
+        log_moves(split, moves)
         log.info("%s: found again, %.2f %% of the classifier's assignments changed", split,
                  100 * changes(result.clusters, again, n_clusters)[0])
         result = SelfLabelled(again, placed, result.trained_on, result.features)
